@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AcademyConfig(AppConfig):
+    name = "academy"
+    verbose_name = "Academy structure"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from academy import signals  # noqa: F401  (login-failure accounting)
+        from academy.services import roles_sync
+
+        post_migrate.connect(_sync_roles_after_migrate(roles_sync), dispatch_uid="academy_roles_sync")
+
+
+def _sync_roles_after_migrate(roles_sync):
+    def handler(sender, app_config=None, using="default", **kwargs):
+        # Permissions of every app exist once the last app has migrated.
+        if app_config is not None and app_config.label == "families":
+            roles_sync(using=using)
+
+    return handler

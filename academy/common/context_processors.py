@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def academy(request):
+    return {"CURRENCY": settings.CURRENCY}

@@ -1,0 +1,59 @@
+"""Shared building blocks: abstract base models and the number-series table.
+
+No domain models live here.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class UUIDModel(models.Model):
+    """Every domain object is addressed by a UUID (API.md); human numbers are separate fields."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class TimeStampedModel(UUIDModel):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class TrackedModel(TimeStampedModel):
+    """A record that remembers which user created and last changed it."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class NumberSequence(models.Model):
+    """The last number handed out in one series (``STU-2025``, ``INV-2025``, ...).
+
+    Numbers are taken inside the caller's transaction with a row lock, so a rolled-back
+    write gives its number back: the series has no gaps.
+    """
+
+    key = models.CharField(max_length=40, unique=True)
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(last_value__gte=0), name="number_sequence_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.last_value}"

@@ -1,0 +1,16 @@
+"""The one module that mounts every app."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="staff:dashboard", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("academy.config.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("staff/", include("academy.urls")),
+    path("portal/", include("families.portal_urls")),
+]

@@ -1,0 +1,18 @@
+from django.db import migrations
+
+ROLES = ("Academy admin", "Office staff", "Finance", "Instructor", "Parent")
+
+
+def create_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.using(schema_editor.connection.alias).get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    """The role groups; their permissions are kept in step by academy.services.roles_sync
+    after every migrate (permissions of later apps do not exist yet here)."""
+
+    dependencies = [("academy", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

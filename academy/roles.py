@@ -1,0 +1,56 @@
+"""The roles of the academy, as Django groups, and the permissions each holds.
+
+The groups are created by a migration; ``roles_sync`` (run after every migrate)
+gives each group the permissions below, so apps added later extend them here.
+"""
+
+ACADEMY_ADMIN = "Academy admin"
+OFFICE_STAFF = "Office staff"
+FINANCE = "Finance"
+INSTRUCTOR = "Instructor"
+PARENT = "Parent"
+
+STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
+ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
+
+DOMAIN_APPS = ("academy", "students", "families", "notifications")
+STRUCTURE_MODELS = (
+    "location",
+    "facility",
+    "academicyear",
+    "term",
+    "gradelevel",
+    "program",
+    "course",
+    "curriculum",
+    "curriculumlevel",
+    "curriculummodule",
+    "skillarea",
+    "section",
+    "classsession",
+)
+
+
+def _view(app: str, *models: str) -> set[str]:
+    return {f"{app}.view_{model}" for model in models}
+
+
+def _manage(app: str, *models: str, delete: bool = False) -> set[str]:
+    actions = ("view", "add", "change", "delete") if delete else ("view", "add", "change")
+    return {f"{app}.{action}_{model}" for model in models for action in actions}
+
+
+# ACADEMY_ADMIN holds every permission of the domain apps (resolved in roles_sync).
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    OFFICE_STAFF: (
+        _view("academy", *STRUCTURE_MODELS)
+        | _manage("students", "student")
+        | _manage("families", "guardian")
+        | _manage("families", "studentguardian", delete=True)
+    ),
+    FINANCE: _view("academy", *STRUCTURE_MODELS)
+    | _view("students", "student")
+    | _view("families", "guardian", "studentguardian"),
+    INSTRUCTOR: _view("academy", *STRUCTURE_MODELS) | _view("students", "student"),
+    PARENT: set(),
+}

@@ -1,0 +1,84 @@
+"""Reads of the academy app. ``location_ids_visible_to`` is the one place that decides
+which locations a user may see; every other scoped selector builds on it."""
+
+from django.db.models import Count, Q, QuerySet
+
+from academy.models import (
+    AcademicYear,
+    ClassSession,
+    Course,
+    Facility,
+    GradeLevel,
+    Location,
+    Program,
+    Section,
+    Term,
+    User,
+)
+
+
+def location_ids_visible_to(user: User) -> set | None:
+    """The ids of the locations a staff user may see; ``None`` means every location.
+
+    A staff user without location limits sees all; a limited one sees their locations;
+    anybody else (a parent, an anonymous user) sees no location through staff views.
+    """
+    if not (user and user.is_authenticated and user.is_academy_staff):
+        return set()
+    if user.is_superuser:
+        return None
+    ids = {location.pk for location in user.locations.all()}
+    return ids or None
+
+
+def location_list(*, user: User) -> QuerySet[Location]:
+    ids = location_ids_visible_to(user)
+    qs = Location.objects.all()
+    return qs if ids is None else qs.filter(pk__in=ids)
+
+
+def facility_list(*, user: User) -> QuerySet[Facility]:
+    ids = location_ids_visible_to(user)
+    qs = Facility.objects.select_related("location")
+    return qs if ids is None else qs.filter(location_id__in=ids)
+
+
+def academic_year_list() -> QuerySet[AcademicYear]:
+    return AcademicYear.objects.all()
+
+
+def academic_year_current() -> AcademicYear | None:
+    return AcademicYear.objects.filter(is_current=True).first()
+
+
+def term_list() -> QuerySet[Term]:
+    return Term.objects.select_related("academic_year")
+
+
+def grade_level_list() -> QuerySet[GradeLevel]:
+    return GradeLevel.objects.select_related("next_grade")
+
+
+def program_list() -> QuerySet[Program]:
+    return Program.objects.all()
+
+
+def course_list() -> QuerySet[Course]:
+    return Course.objects.select_related("program", "grade_level")
+
+
+def section_list(*, user: User) -> QuerySet[Section]:
+    """Sections the user may see, with ``enrolled_count`` annotated (0 until enrollment
+    lands) and ``seats_left`` derived from it."""
+    qs = Section.objects.select_related(
+        "course", "term__academic_year", "location", "facility", "instructor"
+    ).for_location_ids(location_ids_visible_to(user))
+    if hasattr(Section, "enrollments"):
+        qs = qs.annotate(enrolled_count=Count("enrollments", filter=Q(enrollments__status="enrolled")))
+    return qs
+
+
+def class_session_list(*, user: User) -> QuerySet[ClassSession]:
+    ids = location_ids_visible_to(user)
+    qs = ClassSession.objects.select_related("section__course", "section__term", "section__location", "facility")
+    return qs if ids is None else qs.filter(section__location_id__in=ids)

@@ -1,0 +1,111 @@
+"""Writes of the academy app: roles, login throttling and the academy's structure."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
+from django.db import transaction
+
+from academy.models import AcademicYear, ClassSession, Section, Term, User
+from academy.roles import ACADEMY_ADMIN, ALL_ROLES, DOMAIN_APPS, ROLE_PERMISSIONS
+
+# --- roles -------------------------------------------------------------------------
+
+
+def roles_sync(*, using: str = "default") -> None:
+    """Create the role groups if missing and give each exactly its permissions. Idempotent."""
+    with transaction.atomic(using=using):
+        permissions = {
+            f"{app_label}.{codename}": pk
+            for pk, app_label, codename in Permission.objects.using(using).values_list(
+                "pk", "content_type__app_label", "codename"
+            )
+        }
+        for role in ALL_ROLES:
+            group, _ = Group.objects.using(using).get_or_create(name=role)
+            if role == ACADEMY_ADMIN:
+                wanted = {pk for name, pk in permissions.items() if name.split(".")[0] in DOMAIN_APPS}
+            else:
+                wanted = {permissions[name] for name in ROLE_PERMISSIONS[role] if name in permissions}
+            group.permissions.set(wanted)
+
+
+def user_assign_role(*, user: User, role: str) -> None:
+    if role not in ALL_ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    user.groups.add(Group.objects.get(name=role))
+    user.__dict__.pop("role_names", None)
+
+
+# --- login throttling ------------------------------------------------------------
+
+
+def _failure_key(username: str) -> str:
+    return f"login-failures:{username.strip().lower()}"
+
+
+def login_failures_exceeded(username: str) -> bool:
+    return cache.get(_failure_key(username), 0) >= settings.LOGIN_FAILURE_LIMIT
+
+
+def login_failure_record(username: str) -> int:
+    """Count one failed login for ``username`` in the current one-hour window."""
+    key = _failure_key(username)
+    cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
+        return 1
+
+
+def login_failures_reset(username: str) -> None:
+    cache.delete(_failure_key(username))
+
+
+# --- structure ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def academic_year_set_current(*, year: AcademicYear) -> AcademicYear:
+    """Make ``year`` the one current academic year (the others stop being current)."""
+    AcademicYear.objects.select_for_update().filter(is_current=True).exclude(pk=year.pk).update(is_current=False)
+    year.is_current = True
+    year.full_clean()
+    year.save(update_fields=["is_current", "updated_at"])
+    return year
+
+
+@transaction.atomic
+def structure_save(*, instance, data: dict | None = None):
+    """Create or change one structure record (location, term, section, ...) after
+    validating it and its database constraints. ``data`` holds the fields to set."""
+    for field, value in (data or {}).items():
+        setattr(instance, field, value)
+    if isinstance(instance, AcademicYear) and instance.is_current:
+        AcademicYear.objects.select_for_update().filter(is_current=True).exclude(pk=instance.pk).update(
+            is_current=False
+        )
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def term_set_status(*, term: Term, status: str) -> Term:
+    term.status = status
+    term.full_clean()
+    term.save(update_fields=["status", "updated_at"])
+    return term
+
+
+def section_sessions_create(*, section: Section, meetings: list[tuple]) -> list[ClassSession]:
+    """Create the class sessions of a section from ``(date, start, end)`` tuples."""
+    sessions = []
+    with transaction.atomic():
+        for date, start, end in meetings:
+            session = ClassSession(
+                section=section, date=date, start_time=start, end_time=end, facility=section.facility
+            )
+            session.full_clean()
+            sessions.append(session)
+        return ClassSession.objects.bulk_create(sessions)

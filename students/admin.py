@@ -1,0 +1,61 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from students.models import Student
+
+
+@admin.register(Student)
+class StudentAdmin(SimpleHistoryAdmin):
+    """Students are admitted with a primary guardian through the staff portal or API
+    (``families.services.student_admit``); here staff view and correct records."""
+
+    list_display = ("student_number", "last_name", "first_name", "location", "grade_level", "status", "enrollment_date")
+    list_filter = ("status", "location", "grade_level", "academic_year")
+    search_fields = ("student_number", "first_name", "last_name", "email", "phone")
+    list_select_related = ("location", "grade_level")
+    readonly_fields = ("student_number", "created_at", "updated_at", "created_by", "updated_by", "deleted_at")
+    fieldsets = (
+        (None, {"fields": ("student_number", "status", "deleted_at")}),
+        ("Profile", {"fields": ("salutation", "first_name", "last_name", "preferred_name", "date_of_birth", "gender")}),
+        (
+            "Contact",
+            {"fields": ("email", "phone", "address_line1", "address_line2", "city", "state", "country", "postal_code")},
+        ),
+        (
+            "Academy",
+            {
+                "fields": (
+                    "location",
+                    "previous_location",
+                    "grade_level",
+                    "homeroom",
+                    "academic_year",
+                    "enrollment_date",
+                    "referral_source",
+                )
+            },
+        ),
+        (
+            "Emergency contact",
+            {"fields": ("emergency_contact_name", "emergency_contact_phone", "emergency_contact_relationship")},
+        ),
+        ("Medical", {"fields": ("medical_conditions", "medications", "allergies")}),
+        ("Staff only", {"fields": ("internal_notes",)}),
+        ("Record", {"fields": ("created_at", "created_by", "updated_at", "updated_by")}),
+    )
+
+    def has_add_permission(self, request):
+        return False  # admission needs a primary guardian: staff portal or API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # soft delete only
+
+    def save_model(self, request, obj, form, change):
+        from students.services import student_update
+
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
+        student_update(student=obj, actor=request.user, data=data, reason="Changed in admin")
+        if "status" in form.changed_data:
+            from students.services import student_change_status
+
+            student_change_status(student=obj, status=form.cleaned_data["status"], actor=request.user)

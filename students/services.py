@@ -1,0 +1,113 @@
+"""Writes of the students app. Admitting a student together with guardians is
+``families.services.student_admit``; this module owns the student row itself."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from academy.common.exceptions import Conflict
+from academy.common.numbering import STUDENT_NUMBERS, number_next
+from academy.common.services import assign_fields, validated_save
+from students.models import Student
+
+EDITABLE_FIELDS = {
+    "salutation",
+    "first_name",
+    "last_name",
+    "preferred_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "country",
+    "postal_code",
+    "location",
+    "grade_level",
+    "homeroom",
+    "academic_year",
+    "referral_source",
+    "enrollment_date",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relationship",
+    "medical_conditions",
+    "medications",
+    "allergies",
+    "internal_notes",
+}
+
+# Allowed status changes; the service runs them, the model stays a record.
+STATUS_TRANSITIONS = {
+    Student.Status.ACTIVE: {Student.Status.INACTIVE, Student.Status.WITHDRAWN, Student.Status.GRADUATED},
+    Student.Status.INACTIVE: {Student.Status.ACTIVE, Student.Status.WITHDRAWN},
+    Student.Status.WITHDRAWN: {Student.Status.ACTIVE},
+    Student.Status.GRADUATED: set(),
+}
+
+
+def _normalise(data: dict) -> dict:
+    data = dict(data)
+    if "email" in data:
+        data["email"] = (data["email"] or "").strip().lower() or None
+    for name in ("first_name", "last_name"):
+        if isinstance(data.get(name), str):
+            data[name] = data[name].strip()
+    return data
+
+
+def student_create(*, actor, data: dict) -> Student:
+    """Create a student row with the next ``STU-YYYY-NNNN`` number.
+
+    Call through ``families.services.student_admit``: an active student needs a
+    primary guardian in the same transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("student_create must run inside the admission transaction")
+    data = _normalise(data)
+    data.setdefault("enrollment_date", timezone.localdate())
+    student = Student()
+    assign_fields(student, data, allowed=EDITABLE_FIELDS | {"status"})
+    student.full_clean(exclude=["student_number"])  # converts and checks the input first
+    student.student_number = number_next(STUDENT_NUMBERS, on=student.enrollment_date)
+    return validated_save(student, actor=actor, reason="Admitted", exclude=["student_number"])
+
+
+@transaction.atomic
+def student_update(*, student: Student, actor, data: dict, reason: str = "") -> Student:
+    student = Student.objects.select_for_update().get(pk=student.pk)
+    data = _normalise(data)
+    if "location" in data and data["location"] != student.location:
+        data.setdefault("previous_location", student.location)
+    assign_fields(student, data, allowed=EDITABLE_FIELDS | {"previous_location"})
+    return validated_save(student, actor=actor, reason=reason or "Updated")
+
+
+@transaction.atomic
+def student_change_status(*, student: Student, status: str, actor, reason: str = "") -> Student:
+    student = Student.objects.select_for_update().get(pk=student.pk)
+    if status not in Student.Status.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    if status == student.status:
+        return student
+    if status not in STATUS_TRANSITIONS[student.status]:
+        raise Conflict(
+            f"A {student.get_status_display().lower()} student cannot become {status}.", code="invalid_status_change"
+        )
+    student.status = status
+    return validated_save(student, actor=actor, reason=reason or f"Status changed to {status}")
+
+
+@transaction.atomic
+def student_soft_delete(*, student: Student, actor, reason: str) -> Student:
+    """Hide the student from every list; the row and its history stay."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the record is deleted."})
+    student = Student.all_objects.select_for_update().get(pk=student.pk)
+    if student.deleted_at is None:
+        student.deleted_at = timezone.now()
+        validated_save(student, actor=actor, reason=f"Deleted: {reason}")
+    return student

@@ -1,0 +1,15 @@
+"""Settings for the test suite: the project's settings, served over plain http.
+
+Everything else (DATABASE_URL, REDIS_URL) comes from the environment as usual, so
+``make test`` runs on SQLite and ``DATABASE_URL=postgres://... make test`` on PostgreSQL.
+"""
+
+import os
+
+os.environ.setdefault("HTTPS", "0")
+
+from academy.config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
