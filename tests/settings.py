@@ -13,3 +13,5 @@ from academy.config.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tasks run in-process in tests; tests marked celery_worker switch to the real broker.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -3,12 +3,15 @@
 - ``django.core.exceptions.ValidationError`` -> 400 with ``{field: [messages]}``
 - ``Conflict`` (a valid request the current state forbids) -> 409 ``{detail, code}``
 - ``IntegrityError`` that slipped past a service -> 409 ``integrity_error``, never a 500
+- ``ProtectedError`` (a row others still refer to) -> 409 ``protected``
+- ``DataError`` (a value the column cannot hold) -> 400
 - ``Http404`` / ``ObjectDoesNotExist`` -> 404
 """
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -51,6 +54,13 @@ def api_exception_handler(exc, context):
             {"detail": "The change conflicts with existing data.", "code": "integrity_error"},
             status=status.HTTP_409_CONFLICT,
         )
+    elif isinstance(exc, ProtectedError):
+        return Response(
+            {"detail": "Other records still refer to this one.", "code": "protected"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, DataError):
+        exc = DRFValidationError(detail={"non_field_errors": ["A value is too long or out of range."]})
     elif isinstance(exc, ObjectDoesNotExist):
         exc = Http404()
     return exception_handler(exc, context)

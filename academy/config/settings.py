@@ -162,7 +162,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "notifications-resend": {"task": "notifications.deliveries_resend", "schedule": timedelta(minutes=10)},
+}
+SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.LoggingSMSBackend")
 
 # E-mail: EMAIL_URL (smtp://user:pass@host:587/?tls=True); default writes files under var/mail.
 if "EMAIL_URL" in env:
