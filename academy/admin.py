@@ -167,3 +167,23 @@ class NumberSequenceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is evidence."""
+
+    list_display = ("created_at", "actor_username", "interface", "method", "path", "status_code")
+    list_filter = ("interface", "method", "status_code")
+    search_fields = ("actor_username", "path", "summary")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in models.AuditLog._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -377,3 +377,29 @@ class ClassSession(TimeStampedModel):
             term = self.section.term
             if not (term.start_date <= self.date <= term.end_date):
                 raise ValidationError({"date": f"The date must lie inside the term ({term}).)"})
+
+
+class AuditLog(models.Model):
+    """One write request (POST, PUT, PATCH, DELETE) to any interface: who, when, what,
+    and the request data with passwords, tokens and secrets removed. Never edited;
+    pruned only by ``manage.py audit_prune`` after the retention period."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey("academy.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_username = models.CharField(max_length=150, blank=True)
+    interface = models.CharField(max_length=10)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    view_name = models.CharField(max_length=200, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    summary = models.CharField(max_length=300)
+    request_data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["actor", "created_at"], name="audit_actor_time")]
+
+    def __str__(self) -> str:
+        return self.summary

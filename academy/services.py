@@ -109,3 +109,17 @@ def section_sessions_create(*, section: Section, meetings: list[tuple]) -> list[
             session.full_clean()
             sessions.append(session)
         return ClassSession.objects.bulk_create(sessions)
+
+
+# --- audit -------------------------------------------------------------------------
+
+
+def audit_log_prune(*, before, dry_run: bool = False) -> int:
+    """Delete audit-log rows written before ``before`` (the retention period is over)."""
+    from academy.models import AuditLog
+
+    old = AuditLog.objects.filter(created_at__lt=before)
+    if dry_run:
+        return old.count()
+    deleted, _ = old.delete()
+    return deleted
