@@ -15,9 +15,11 @@ class AcademyConfig(AppConfig):
 
 
 def _sync_roles_after_migrate(roles_sync):
+    from django.apps import apps
+
     def handler(sender, app_config=None, using="default", **kwargs):
-        # Permissions of every app exist once the last app has migrated.
-        if app_config is not None and app_config.label == "families":
+        # post_migrate is sent app by app; every app's permissions exist after the last one.
+        if app_config is not None and app_config.label == list(apps.get_app_configs())[-1].label:
             roles_sync(using=using)
 
     return handler

@@ -13,7 +13,7 @@ PARENT = "Parent"
 STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
 ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
 
-DOMAIN_APPS = ("academy", "students", "families", "notifications")
+DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance")
 STRUCTURE_MODELS = (
     "location",
     "facility",
@@ -47,6 +47,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _manage("students", "student")
         | _manage("families", "guardian")
         | _manage("families", "studentguardian", delete=True)
+        | _view("finance", "invoice", "payment", "feestructure", "feetype")
+        | {"finance.add_payment"}
     ),
     FINANCE: _view("academy", *STRUCTURE_MODELS)
     | _view("students", "student")

@@ -99,3 +99,20 @@ def student_guardians(*, user, student_pk) -> QuerySet[StudentGuardian]:
 
 def guardian_children(*, guardian: Guardian) -> QuerySet[Student]:
     return student_list_related(Student.objects.filter(guardian_links__guardian=guardian))
+
+
+def guardian_billed_for(*, student) -> Guardian | None:
+    """Who an invoice for ``student`` is addressed to: the financially responsible
+    guardian (the primary guardian first), else the primary guardian."""
+    links = sorted(
+        StudentGuardian.objects.filter(student=student).select_related("guardian"),
+        key=lambda link: (not link.is_financially_responsible, link.relationship_type != "primary", link.created_at),
+    )
+    return links[0].guardian if links else None
+
+
+def students_paid_for_by(*, guardian: Guardian) -> QuerySet[Student]:
+    """The children ``guardian`` is financially responsible for (any location)."""
+    return Student.objects.filter(
+        guardian_links__guardian=guardian, guardian_links__is_financially_responsible=True
+    ).order_by("last_name", "first_name", "student_number")

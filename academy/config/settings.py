@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "notifications",
     "students",
     "families",
+    "finance",
 ]
 
 MIDDLEWARE = [

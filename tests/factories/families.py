@@ -4,6 +4,7 @@ on PostgreSQL (deferred trigger), so the factories build both through the servic
 import datetime
 
 import factory
+from django.db import transaction
 
 from academy.common.numbering import GUARDIAN_NUMBERS, STUDENT_NUMBERS, number_next
 from families.models import Guardian, StudentGuardian
@@ -11,7 +12,21 @@ from students.models import Student
 from tests.factories.academy import LocationFactory
 
 
-class GuardianFactory(factory.django.DjangoModelFactory):
+class AtomicFactory(factory.django.DjangoModelFactory):
+    """Creates the object and its post-generation rows in one transaction: numbers are
+    taken inside it, and on PostgreSQL a student commits together with its primary link
+    (even in transactional tests, where each statement would otherwise commit)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _generate(cls, strategy, params):
+        with transaction.atomic():
+            return super()._generate(strategy, params)
+
+
+class GuardianFactory(AtomicFactory):
     class Meta:
         model = Guardian
 
@@ -23,7 +38,7 @@ class GuardianFactory(factory.django.DjangoModelFactory):
     portal_user = None
 
 
-class StudentFactory(factory.django.DjangoModelFactory):
+class StudentFactory(AtomicFactory):
     """A student with a primary guardian (``primary_guardian=`` to choose one)."""
 
     class Meta:

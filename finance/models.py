@@ -1,0 +1,547 @@
+"""Money (DESIGN.md "Money"; seeds 001, 003, 004): fee types and structures, invoices,
+append-only payments and allocations, adjustments and the ledger of every student
+account. Amounts are Decimal in NUMERIC(12,2).
+
+The balance of a student account is the sum of its ledger entries. ``StudentAccount``
+caches it (and is the row every money write locks); ``verify_ledger`` proves the cache,
+the entry chain and every invoice's paid amount against the source records.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Cast, Coalesce, Concat
+from simple_history.models import HistoricalRecords
+
+from academy.common.models import TimeStampedModel, UUIDModel
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+class FeeType(TimeStampedModel):
+    """What a charge is for: TUITION, ENROLLMENT, EXAM, TRANSPORT, MATERIAL, MAKEUP, LATE_FEE, ..."""
+
+    code = models.CharField(max_length=30, unique=True)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _scope_key():
+    parts = []
+    for name in ("location", "academic_year", "term", "grade_level", "program", "course"):
+        text = models.TextField()
+        parts += [
+            Coalesce(Cast(F(f"{name}_id"), text), models.Value("-", output_field=text), output_field=text),
+            models.Value("|", output_field=text),
+        ]
+    return Concat(*parts[:-1], output_field=models.TextField())
+
+
+class FeeStructure(TimeStampedModel):
+    """What is charged, to whom and when: per location, for a year or a term, for a grade
+    level, programme or course. At most one active structure per scope and fee type."""
+
+    class Frequency(models.TextChoices):
+        ONCE = "once", "Once"
+        MONTHLY = "monthly", "Monthly"
+        PER_TERM = "per_term", "Per term"
+        PER_SESSION = "per_session", "Per session"
+
+    name = models.CharField(max_length=200)
+    location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="fee_structures")
+    academic_year = models.ForeignKey(
+        "academy.AcademicYear", null=True, blank=True, on_delete=models.PROTECT, related_name="fee_structures"
+    )
+    term = models.ForeignKey("academy.Term", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    grade_level = models.ForeignKey(
+        "academy.GradeLevel", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    program = models.ForeignKey("academy.Program", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    course = models.ForeignKey("academy.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fee_type = models.ForeignKey(FeeType, on_delete=models.PROTECT, related_name="structures")
+    amount = money_field()
+    frequency = models.CharField(max_length=12, choices=Frequency.choices, default=Frequency.MONTHLY)
+    due_days = models.PositiveSmallIntegerField(default=14, help_text="Days from the issue date to the due date.")
+    is_active = models.BooleanField(default=True)
+    scope_key = models.GeneratedField(expression=_scope_key(), output_field=models.TextField(), db_persist=True)
+    history = HistoricalRecords(excluded_fields=["scope_key"])
+
+    class Meta:
+        ordering = ["location__name", "fee_type__code", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_key", "fee_type"],
+                condition=Q(is_active=True),
+                name="one_active_fee_structure_per_scope",
+                violation_error_message="An active fee structure for this scope and fee type already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="fee_structure_amount_positive",
+                violation_error_message="The amount must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(frequency__in=["once", "monthly", "per_term", "per_session"]),
+                name="fee_structure_frequency_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.amount})"
+
+
+class StudentAccount(models.Model):
+    """The money account of one student. Every money write locks this row first (so two
+    concurrent payments never lose an update) and moves ``balance`` with the ledger."""
+
+    student = models.OneToOneField(
+        "students.Student", primary_key=True, on_delete=models.PROTECT, related_name="account"
+    )
+    balance = money_field(default=0, help_text="Cached sum of the ledger; positive means the family owes.")
+    entry_count = models.PositiveIntegerField(default=0, help_text="Number of ledger entries (the last seq).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Account of {self.student_id}: {self.balance}"
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=Invoice.OPEN_STATUSES)
+
+
+class Invoice(TimeStampedModel):
+    """A bill for one student, addressed to the financially responsible guardian."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PARTIAL = "partial", "Partially paid"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        CANCELLED = "cancelled", "Cancelled"
+        CARRIED_FORWARD = "carried_forward", "Carried forward"
+
+    OPEN_STATUSES = ("pending", "partial", "overdue")
+    # Explicit transitions; the services decide which applies, the guard refuses others.
+    TRANSITIONS = {
+        "pending": {"partial", "paid", "overdue", "cancelled", "carried_forward"},
+        "partial": {"pending", "paid", "overdue", "cancelled", "carried_forward"},
+        "overdue": {"pending", "partial", "paid", "cancelled", "carried_forward"},
+        "paid": {"pending", "partial", "overdue"},  # a payment reversal reopens it
+        "cancelled": set(),
+        "carried_forward": set(),
+    }
+
+    invoice_number = models.CharField(max_length=20, unique=True, editable=False)
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="invoices")
+    billed_to = models.ForeignKey("families.Guardian", on_delete=models.PROTECT, related_name="invoices")
+    location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="invoices")
+    academic_year = models.ForeignKey(
+        "academy.AcademicYear", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    term = models.ForeignKey("academy.Term", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    description = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = money_field(default=0, help_text="Sum of the lines.")
+    amount_adjusted = money_field(default=0, help_text="Approved adjustments on this invoice (debits +, credits -).")
+    amount_paid = money_field(default=0, help_text="Cached sum of the allocations to this invoice.")
+    paid_date = models.DateField(null=True, blank=True)
+    billing_period = models.CharField(max_length=40, blank=True, help_text="Set by billing runs, e.g. 2025-09.")
+    carried_from = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="carried_to",
+        help_text="The invoice whose open balance this one carries forward (once only).",
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issue_date", "-invoice_number"]
+        indexes = [
+            models.Index(fields=["student", "status"], name="invoice_student_status"),
+            models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+            models.Index(fields=["location", "issue_date"], name="invoice_location_issued"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "partial", "paid", "overdue", "cancelled", "carried_forward"]),
+                name="invoice_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=F("issue_date")),
+                name="invoice_due_after_issue",
+                violation_error_message="The due date cannot be before the issue date.",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_non_negative"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_non_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_paid__lte=F("total") + F("amount_adjusted")),
+                name="invoice_not_overpaid",
+                violation_error_message="An invoice cannot be paid beyond its amount.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="paid") & Q(paid_date__isnull=False))
+                | (~Q(status="paid") & Q(paid_date__isnull=True)),
+                name="invoice_paid_date_exactly_when_paid",
+            ),
+            models.UniqueConstraint(
+                fields=["student", "billing_period", "location"],
+                condition=~Q(billing_period=""),
+                name="invoice_once_per_student_period",
+                violation_error_message="This student already has an invoice for the billing period.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_number
+
+    @property
+    def amount_due(self):
+        return self.total + self.amount_adjusted
+
+    @property
+    def balance(self):
+        """What is still to pay on this invoice."""
+        if self.status in (self.Status.CANCELLED, self.Status.CARRIED_FORWARD):
+            return 0
+        return self.total + self.amount_adjusted - self.amount_paid
+
+    def can_become(self, status: str) -> bool:
+        return status == self.status or status in self.TRANSITIONS[self.status]
+
+
+class InvoiceLine(UUIDModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    fee_type = models.ForeignKey(FeeType, on_delete=models.PROTECT, related_name="+")
+    fee_structure = models.ForeignKey(FeeStructure, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_amount = money_field()
+    amount = money_field()
+
+    class Meta:
+        ordering = ["invoice", "description"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_line_amount_positive"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="invoice_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"
+
+
+class Payment(UUIDModel):
+    """Money received. Append-only (database triggers refuse UPDATE and DELETE): a
+    mistake is corrected by a ``PaymentReversal`` or a ``Refund``, never by editing."""
+
+    class Method(models.TextChoices):
+        CASH = "cash", "Cash"
+        CARD = "card", "Card"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        ONLINE = "online", "Online"
+        CHEQUE = "cheque", "Cheque"
+        UPI = "upi", "UPI"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    VERIFIED_METHODS = ("cheque", "bank_transfer")
+
+    receipt_number = models.CharField(max_length=20, unique=True, editable=False)
+    student = models.ForeignKey(
+        "students.Student",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        help_text="Empty for a family payment.",
+    )
+    payer = models.ForeignKey(
+        "families.Guardian", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="payments")
+    amount = money_field()
+    method = models.CharField(max_length=16, choices=Method.choices)
+    reference = models.CharField(max_length=100, blank=True)
+    external_transaction_id = models.CharField(max_length=100, null=True, blank=True)
+    requires_verification = models.BooleanField(default=False)
+    received_at = models.DateTimeField()
+    collected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    notes = models.CharField(max_length=300, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-receipt_number"]
+        indexes = [models.Index(fields=["location", "received_at"], name="payment_location_received")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_message="A payment must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(student__isnull=False) | Q(payer__isnull=False), name="payment_has_student_or_payer"
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=["cash", "card", "bank_transfer", "online", "cheque", "upi", "credit_note"]),
+                name="payment_method_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["external_transaction_id"],
+                condition=Q(external_transaction_id__isnull=False),
+                name="payment_external_id_unique",
+                violation_error_message="A payment with this external transaction id is already recorded.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number} {self.amount}"
+
+
+class PaymentVerification(UUIDModel):
+    """The check of a cheque or bank transfer: cleared (its money reaches the ledger)
+    or rejected (it never does). Once per payment; append-only."""
+
+    class Outcome(models.TextChoices):
+        CLEARED = "cleared", "Cleared"
+        REJECTED = "rejected", "Rejected"
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="verification")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=["cleared", "rejected"]), name="verification_outcome_valid"),
+        ]
+
+
+class PaymentReversal(UUIDModel):
+    """Undoes a whole payment (bounced cheque, mistake). Once per payment; append-only."""
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="reversal")
+    reason = models.CharField(max_length=300)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="reversal_reason_required")]
+
+
+class Refund(UUIDModel):
+    """Account credit paid back to the family. Append-only."""
+
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field()
+    method = models.CharField(max_length=16, choices=Payment.Method.choices)
+    reference = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=300)
+    refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=~Q(reason=""), name="refund_reason_required"),
+        ]
+
+
+class PaymentAllocation(UUIDModel):
+    """Where a payment's money went: to an invoice, or (``invoice`` empty) to the
+    student's account credit. Rows of one payment always sum to its amount (or to zero
+    once reversed/refunded). Append-only: moving credit to an invoice writes a
+    negative credit row and a positive invoice row."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        CREDIT_APPLIED = "credit_applied", "Credit applied"
+        REVERSAL = "reversal", "Reversal"
+        REFUND = "refund", "Refund"
+        RELEASED = "released", "Released from a cancelled invoice"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
+    amount = money_field()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["student", "invoice"], name="allocation_student_invoice")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="allocation_amount_not_zero"),
+        ]
+
+
+class Adjustment(TimeStampedModel):
+    """A discount, concession, scholarship or waiver (credits) or an extra charge or late
+    fee (debits) on one invoice. Reason required; above the location's threshold the
+    approver must differ from the requester. Only approved adjustments reach the ledger."""
+
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", "Discount"
+        CONCESSION = "concession", "Concession"
+        SCHOLARSHIP = "scholarship", "Scholarship"
+        WAIVER = "waiver", "Waiver"
+        EXTRA_CHARGE = "extra_charge", "Extra charge"
+        LATE_FEE = "late_fee", "Late fee"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    CREDIT_KINDS = ("discount", "concession", "scholarship", "waiver")
+    DEBIT_KINDS = ("extra_charge", "late_fee")
+
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="adjustments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = money_field(help_text="Always positive; the kind says whether it credits or debits.")
+    reason = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for charges the system makes (late fees).",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("approve_adjustment", "Can approve or reject adjustments")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="adjustment_amount_positive",
+                violation_error_message="The amount must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="adjustment_reason_required", violation_error_message="Say why."
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["discount", "concession", "scholarship", "waiver", "extra_charge", "late_fee"]),
+                name="adjustment_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="requested") | Q(decided_at__isnull=False),
+                name="adjustment_decision_recorded",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(kind="late_fee") & ~Q(status="rejected"),
+                name="one_late_fee_per_invoice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+    @property
+    def signed_amount(self):
+        return self.amount if self.kind in self.DEBIT_KINDS else -self.amount
+
+
+class LedgerEntry(models.Model):
+    """One money event on one student account. Append-only; ``seq`` numbers the entries
+    of an account and ``balance_before``/``balance_after`` chain them."""
+
+    class Kind(models.TextChoices):
+        INVOICE_LINE = "invoice_line", "Invoice line"
+        INVOICE_CANCELLED = "invoice_cancelled", "Invoice cancelled"
+        PAYMENT = "payment", "Payment"
+        REVERSAL = "reversal", "Payment reversed"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        CARRY_FORWARD = "carry_forward", "Carried forward"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(StudentAccount, on_delete=models.PROTECT, related_name="entries")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = money_field(help_text="Signed: positive adds to what the family owes.")
+    balance_before = money_field()
+    balance_after = money_field()
+    description = models.CharField(max_length=300)
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    invoice_line = models.ForeignKey(InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    adjustment = models.ForeignKey(Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "seq"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "created_at"], name="ledger_account_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="ledger_seq_unique_per_account"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(balance_after=F("balance_before") + F("amount")), name="ledger_balance_chain"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} #{self.seq} {self.amount}"
+
+
+class FinancePolicy(TimeStampedModel):
+    """Per location: what is blocked while a student's outstanding balance exceeds the
+    threshold, and the amount above which an adjustment needs a second person."""
+
+    location = models.OneToOneField("academy.Location", on_delete=models.CASCADE, related_name="finance_policy")
+    hold_threshold = money_field(default=0)
+    block_transcripts = models.BooleanField(default=False)
+    block_results = models.BooleanField(default=False)
+    block_enrollment = models.BooleanField(default=False)
+    adjustment_approval_threshold = money_field(default=0, help_text="Above this, approver must differ from requester.")
+    late_fee_amount = money_field(default=0)
+    late_fee_grace_days = models.PositiveSmallIntegerField(default=7)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "finance policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(hold_threshold__gte=0), name="policy_threshold_non_negative"),
+            models.CheckConstraint(
+                condition=Q(adjustment_approval_threshold__gte=0), name="policy_approval_threshold_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(late_fee_amount__gte=0), name="policy_late_fee_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Finance policy of {self.location_id}"

@@ -1,0 +1,171 @@
+"""Reads of the finance app. ``hold_for`` is the one answer to "is this student blocked
+by an unpaid balance?" for every interface."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+
+from academy.common.money import money
+from families.selectors import students_visible_to
+from finance.models import (
+    Adjustment,
+    FinancePolicy,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    Payment,
+    PaymentAllocation,
+    StudentAccount,
+)
+
+ZERO = Decimal("0.00")
+HOLD_ACTIONS = ("transcripts", "results", "enrollment")
+
+
+def account_balance(*, student) -> Decimal:
+    """What the family owes for ``student`` (negative: account credit)."""
+    account = StudentAccount.objects.filter(pk=student.pk).only("balance").first()
+    return account.balance if account else ZERO
+
+
+@dataclass(frozen=True)
+class Hold:
+    action: str
+    outstanding: Decimal
+    threshold: Decimal
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Blocked by an outstanding balance of {self.outstanding} "
+            f"(the limit for {self.action} is {self.threshold})."
+        )
+
+
+def hold_for(*, student, action: str) -> Hold | None:
+    """The finance hold on ``action`` ("transcripts", "results" or "enrollment") for
+    ``student``, or ``None``. Decided by the finance policy of the student's location."""
+    if action not in HOLD_ACTIONS:
+        raise ValueError(f"unknown hold action {action!r}")
+    policy = FinancePolicy.objects.filter(location_id=student.location_id).first()
+    if policy is None or not getattr(policy, f"block_{action}"):
+        return None
+    outstanding = account_balance(student=student)
+    if outstanding > policy.hold_threshold:
+        return Hold(action=action, outstanding=outstanding, threshold=policy.hold_threshold)
+    return None
+
+
+def invoice_list(*, user) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(student__in=students_visible_to(user)).select_related(
+        "student", "billed_to", "location"
+    )
+
+
+def payment_list(*, user) -> QuerySet[Payment]:
+    visible = students_visible_to(user)
+    return (
+        Payment.objects.filter(Q(student__in=visible) | Q(allocations__student__in=visible))
+        .distinct()
+        .select_related("student", "payer", "location", "collected_by")
+    )
+
+
+def ledger_entries(*, student) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(account_id=student.pk).order_by("seq")
+
+
+@dataclass
+class LedgerReport:
+    accounts: int = 0
+    invoices: int = 0
+    payments: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def ledger_verify() -> LedgerReport:
+    """Prove every cached figure against the append-only records:
+
+    - each account's cached balance equals the sum of its ledger, its entries are
+      numbered 1..n and chain balance_before -> balance_after from zero;
+    - each invoice's total equals its lines, its paid amount its allocations and its
+      adjusted amount its approved adjustments;
+    - no payment has allocated more than it brought in, nor less than zero;
+    - each account's balance equals its open invoice amounts minus its account credit.
+    """
+    report = LedgerReport()
+    sums = dict(
+        LedgerEntry.objects.values("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
+    )
+    previous: dict = {}
+    for account_id, seq, before, after in LedgerEntry.objects.order_by("account_id", "seq").values_list(
+        "account_id", "seq", "balance_before", "balance_after"
+    ):
+        last_seq, last_after = previous.get(account_id, (0, ZERO))
+        if seq != last_seq + 1 or before != last_after:
+            report.problems.append(f"account {account_id}: entry {seq} does not follow entry {last_seq}")
+        previous[account_id] = (seq, after)
+    lines = dict(
+        InvoiceLine.objects.values("invoice_id").annotate(total=Sum("amount")).values_list("invoice_id", "total")
+    )
+    paid = dict(
+        PaymentAllocation.objects.filter(invoice__isnull=False)
+        .values("invoice_id")
+        .annotate(total=Sum("amount"))
+        .values_list("invoice_id", "total")
+    )
+    adjusted: dict = {}
+    for invoice_id, kind, amount in Adjustment.objects.filter(status="approved").values_list(
+        "invoice_id", "kind", "amount"
+    ):
+        adjusted[invoice_id] = adjusted.get(invoice_id, ZERO) + (amount if kind in Adjustment.DEBIT_KINDS else -amount)
+    credit = dict(
+        PaymentAllocation.objects.filter(invoice__isnull=True)
+        .values("student_id")
+        .annotate(total=Sum("amount"))
+        .values_list("student_id", "total")
+    )
+    open_by_student: dict = {}
+    for invoice in Invoice.objects.only(
+        "id", "invoice_number", "student_id", "status", "total", "amount_paid", "amount_adjusted"
+    ).iterator(chunk_size=2000):
+        report.invoices += 1
+        name = invoice.invoice_number
+        if invoice.total != money(lines.get(invoice.pk, ZERO)):
+            report.problems.append(f"{name}: total {invoice.total} but lines add up to {lines.get(invoice.pk, ZERO)}")
+        if invoice.amount_paid != money(paid.get(invoice.pk, ZERO)):
+            report.problems.append(
+                f"{name}: paid {invoice.amount_paid} but allocations add up to {paid.get(invoice.pk, ZERO)}"
+            )
+        if invoice.amount_adjusted != money(adjusted.get(invoice.pk, ZERO)):
+            report.problems.append(
+                f"{name}: adjusted {invoice.amount_adjusted} but approved adjustments add up to "
+                f"{adjusted.get(invoice.pk, ZERO)}"
+            )
+        open_by_student[invoice.student_id] = open_by_student.get(invoice.student_id, ZERO) + money(invoice.balance)
+    for payment_id, amount, allocated in Payment.objects.annotate(allocated=Sum("allocations__amount")).values_list(
+        "id", "amount", "allocated"
+    ):
+        report.payments += 1
+        if allocated is not None and not (ZERO <= allocated <= amount):
+            report.problems.append(f"payment {payment_id}: {allocated} allocated of {amount}")
+    for account_id, balance, count in StudentAccount.objects.values_list("student_id", "balance", "entry_count"):
+        report.accounts += 1
+        ledger_total = money(sums.get(account_id, ZERO))
+        if balance != ledger_total:
+            report.problems.append(f"account {account_id}: cached balance {balance} but ledger says {ledger_total}")
+        if count != previous.get(account_id, (0, ZERO))[0]:
+            report.problems.append(
+                f"account {account_id}: {count} entries cached, ledger has {previous.get(account_id, (0, ZERO))[0]}"
+            )
+        expected = open_by_student.get(account_id, ZERO) - money(credit.get(account_id, ZERO))
+        if ledger_total != expected:
+            report.problems.append(
+                f"account {account_id}: ledger {ledger_total} but open invoices minus credit is {expected}"
+            )
+    return report

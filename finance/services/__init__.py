@@ -1,0 +1,28 @@
+"""Writes of the finance app. Every money write is one transaction that first locks the
+``StudentAccount`` rows it touches (in ascending student id order), then writes
+append-only rows and ledger entries. See ``finance.models`` for the bookkeeping rules."""
+
+from finance.services.adjustments import adjustment_approve, adjustment_reject, adjustment_request
+from finance.services.invoices import LineSpec, invoice_cancel, invoice_issue, invoices_mark_overdue
+from finance.services.payments import (
+    PaymentResult,
+    payment_record,
+    payment_reverse,
+    payment_verify,
+    refund_record,
+)
+
+__all__ = [
+    "LineSpec",
+    "PaymentResult",
+    "adjustment_approve",
+    "adjustment_reject",
+    "adjustment_request",
+    "invoice_cancel",
+    "invoice_issue",
+    "invoices_mark_overdue",
+    "payment_record",
+    "payment_reverse",
+    "payment_verify",
+    "refund_record",
+]

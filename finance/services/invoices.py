@@ -1,0 +1,200 @@
+"""Issuing, cancelling and dating invoices."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from academy.common.exceptions import Conflict
+from academy.common.money import money
+from academy.common.numbering import INVOICE_NUMBERS, number_next
+from academy.common.services import record_history
+from families.selectors import guardian_billed_for
+from finance.models import FeeStructure, FeeType, Invoice, InvoiceLine, LedgerEntry, PaymentAllocation
+from finance.services.ledger import (
+    ZERO,
+    accounts_lock,
+    actor_or_none,
+    credit_apply,
+    invoice_refresh_status,
+    ledger_post,
+)
+from students.models import Student
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One invoice line: from a fee structure, or custom with a fee type and amount."""
+
+    description: str = ""
+    unit_amount: Decimal | str | None = None
+    quantity: int = 1
+    fee_type: FeeType | None = None
+    fee_structure: FeeStructure | None = None
+
+
+def _line(spec: LineSpec, index: int) -> InvoiceLine:
+    structure = spec.fee_structure
+    fee_type = spec.fee_type or (structure.fee_type if structure else None)
+    errors = {}
+    if fee_type is None:
+        errors[f"lines[{index}].fee_type"] = ["A line needs a fee type or a fee structure."]
+    try:
+        unit = money(spec.unit_amount if spec.unit_amount is not None else structure.amount if structure else "0")
+    except (InvalidOperation, TypeError, ValueError):
+        unit = None
+        errors[f"lines[{index}].unit_amount"] = ["Enter an amount such as 150.00."]
+    if unit is not None and unit <= ZERO:
+        errors[f"lines[{index}].unit_amount"] = ["The amount must be greater than zero."]
+    if not isinstance(spec.quantity, int) or spec.quantity < 1:
+        errors[f"lines[{index}].quantity"] = ["The quantity must be at least 1."]
+    if errors:
+        raise ValidationError(errors)
+    description = spec.description or (structure.name if structure else fee_type.name)
+    return InvoiceLine(
+        fee_type=fee_type,
+        fee_structure=structure,
+        description=description[:200],
+        quantity=spec.quantity,
+        unit_amount=unit,
+        amount=money(unit * spec.quantity),
+    )
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    student: Student,
+    lines: list[LineSpec],
+    actor,
+    issue_date: date | None = None,
+    due_date: date | None = None,
+    billed_to=None,
+    academic_year=None,
+    term=None,
+    description: str = "",
+    billing_period: str = "",
+    carried_from: Invoice | None = None,
+) -> Invoice:
+    """Issue an invoice: number, lines, one ledger entry per line, then any account
+    credit is applied to it at once."""
+    if not lines:
+        raise ValidationError({"lines": ["An invoice needs at least one line."]})
+    built = [_line(spec, index) for index, spec in enumerate(lines)]
+    accounts = accounts_lock([student.pk])
+    account = accounts[str(student.pk)]
+    billed_to = billed_to or guardian_billed_for(student=student)
+    if billed_to is None:
+        raise ValidationError({"billed_to": ["The student has no guardian to bill."]})
+    issue_date = issue_date or timezone.localdate()
+    if due_date is None:
+        due_days = max((line.fee_structure.due_days for line in built if line.fee_structure), default=14)
+        due_date = issue_date + timedelta(days=due_days)
+    invoice = Invoice(
+        student=student,
+        billed_to=billed_to,
+        location_id=student.location_id,
+        academic_year=academic_year or student.academic_year,
+        term=term,
+        issue_date=issue_date,
+        due_date=due_date,
+        description=description,
+        billing_period=billing_period,
+        carried_from=carried_from,
+        total=sum((line.amount for line in built), ZERO),
+        created_by=actor_or_none(actor),
+    )
+    invoice.full_clean(exclude=["invoice_number"])
+    invoice.invoice_number = number_next(INVOICE_NUMBERS, on=issue_date)
+    invoice_refresh_status(invoice, today=timezone.localdate())
+    record_history(invoice, actor=actor, reason="Issued")
+    invoice.save()
+    for line in built:
+        line.invoice = invoice
+    InvoiceLine.objects.bulk_create(built)
+    for line in built:
+        kind = LedgerEntry.Kind.CARRY_FORWARD if carried_from else LedgerEntry.Kind.INVOICE_LINE
+        ledger_post(
+            account,
+            kind=kind,
+            amount=line.amount,
+            description=f"{invoice.invoice_number}: {line.description}",
+            actor=actor,
+            invoice=invoice,
+            invoice_line=line,
+        )
+    credit_apply(student_id=student.pk, actor=actor)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@transaction.atomic
+def invoice_cancel(*, invoice: Invoice, actor, reason: str) -> Invoice:
+    """Void an open invoice: a reversing ledger entry, never a delete. Money already paid
+    on it becomes account credit and is used on the student's other open invoices."""
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": ["Say why the invoice is cancelled."]})
+    accounts = accounts_lock([invoice.student_id])
+    account = accounts[str(invoice.student_id)]
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in Invoice.OPEN_STATUSES:
+        raise Conflict(
+            f"A {invoice.get_status_display().lower()} invoice cannot be cancelled.", code="invoice_not_open"
+        )
+    paid_by_payment = (
+        PaymentAllocation.objects.filter(invoice=invoice)
+        .values("payment_id")
+        .annotate(amount=Sum("amount"))
+        .filter(amount__gt=0)
+    )
+    released = []
+    for row in paid_by_payment:
+        released += [
+            PaymentAllocation(
+                payment_id=row["payment_id"],
+                student_id=invoice.student_id,
+                invoice=invoice,
+                amount=-row["amount"],
+                kind=PaymentAllocation.Kind.RELEASED,
+                created_by=actor_or_none(actor),
+            ),
+            PaymentAllocation(
+                payment_id=row["payment_id"],
+                student_id=invoice.student_id,
+                invoice=None,
+                amount=row["amount"],
+                kind=PaymentAllocation.Kind.RELEASED,
+                created_by=actor_or_none(actor),
+            ),
+        ]
+    PaymentAllocation.objects.bulk_create(released)
+    if invoice.amount_due != ZERO:
+        ledger_post(
+            account,
+            kind=LedgerEntry.Kind.INVOICE_CANCELLED,
+            amount=-invoice.amount_due,
+            description=f"{invoice.invoice_number} cancelled: {reason}",
+            actor=actor,
+            invoice=invoice,
+        )
+    invoice.status = Invoice.Status.CANCELLED
+    invoice.amount_paid = ZERO
+    invoice.paid_date = None
+    invoice.cancelled_at = timezone.now()
+    invoice.cancel_reason = reason.strip()[:300]
+    record_history(invoice, actor=actor, reason=f"Cancelled: {reason}")
+    invoice.save()
+    credit_apply(student_id=invoice.student_id, actor=actor)
+    return invoice
+
+
+def invoices_mark_overdue(*, today: date | None = None) -> int:
+    """Daily job: open invoices past their due date become OVERDUE (one UPDATE)."""
+    today = today or timezone.localdate()
+    return Invoice.objects.filter(
+        status__in=[Invoice.Status.PENDING, Invoice.Status.PARTIAL], due_date__lt=today
+    ).update(status=Invoice.Status.OVERDUE, updated_at=timezone.now())

@@ -1,0 +1,351 @@
+"""Recording, verifying, reversing and refunding payments."""
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from academy.common.exceptions import Conflict
+from academy.common.money import money
+from academy.common.numbering import RECEIPT_NUMBERS, number_next
+from families.models import Guardian
+from families.selectors import students_paid_for_by
+from finance.models import (
+    Invoice,
+    LedgerEntry,
+    Payment,
+    PaymentAllocation,
+    PaymentReversal,
+    PaymentVerification,
+    Refund,
+)
+from finance.services.ledger import (
+    ZERO,
+    accounts_lock,
+    actor_or_none,
+    credit_available,
+    credit_by_payment,
+    invoice_move_paid,
+    ledger_post,
+)
+from students.models import Student
+
+
+@dataclass
+class PaymentResult:
+    payment: Payment
+    created: bool  # False when an Idempotency-Key replayed an earlier request
+
+
+def request_fingerprint(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _amount(value, field: str = "amount") -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: ["Enter an amount such as 150.00."]}) from None
+    if amount != amount.quantize(Decimal("0.01")) or not amount.is_finite():
+        raise ValidationError({field: ["Use at most two decimal places."]})
+    if amount <= ZERO:
+        raise ValidationError({field: ["The amount must be greater than zero."]})
+    if amount >= Decimal("10000000000"):
+        raise ValidationError({field: ["The amount is too large."]})
+    return money(amount)
+
+
+def _payment_students(*, student: Student | None, payer: Guardian | None) -> list[Student]:
+    if student is not None:
+        return [student]
+    children = list(students_paid_for_by(guardian=payer))
+    if not children:
+        raise ValidationError({"guardian": ["This guardian is not financially responsible for any student."]})
+    return children
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    actor,
+    amount,
+    method: str,
+    student: Student | None = None,
+    payer: Guardian | None = None,
+    reference: str = "",
+    external_transaction_id: str | None = None,
+    received_at: datetime | None = None,
+    allocations: list[tuple[Invoice, object]] | None = None,
+    notes: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> PaymentResult:
+    """Record money received for a student, or for a family (``payer`` only: spread over
+    every child the guardian pays for). Allocated oldest due first unless ``allocations``
+    says otherwise; anything beyond the open invoices becomes account credit. Cheques and
+    bank transfers wait for ``payment_verify`` before they reach the ledger.
+
+    With ``idempotency_key``, a repeated request returns the first payment; the same key
+    with a different request is a conflict."""
+    if idempotency_key:
+        existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.request_fingerprint != fingerprint:
+                raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+            return PaymentResult(existing, created=False)
+    amount = _amount(amount)
+    if method not in Payment.Method.values:
+        raise ValidationError({"method": [f"Choose one of {', '.join(Payment.Method.values)}."]})
+    if student is None and payer is None:
+        raise ValidationError({"student": ["Name the student or the paying guardian."]})
+    students = _payment_students(student=student, payer=payer)
+    accounts = accounts_lock([s.pk for s in students])
+    external_transaction_id = (external_transaction_id or "").strip() or None
+    if external_transaction_id and Payment.objects.filter(external_transaction_id=external_transaction_id).exists():
+        raise Conflict("A payment with this external transaction id is already recorded.", code="duplicate_transaction")
+    payment = Payment(
+        student=student,
+        payer=payer,
+        location_id=students[0].location_id,
+        amount=amount,
+        method=method,
+        reference=reference.strip(),
+        external_transaction_id=(external_transaction_id or "").strip() or None,
+        requires_verification=method in Payment.VERIFIED_METHODS,
+        received_at=received_at or timezone.now(),
+        collected_by=actor_or_none(actor),
+        notes=notes,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+    )
+    payment.full_clean(exclude=["receipt_number", "collected_by"])
+    payment.receipt_number = number_next(RECEIPT_NUMBERS)
+    try:
+        with transaction.atomic():
+            payment.save(force_insert=True)
+    except IntegrityError:
+        # a concurrent request with the same key or external id won the race
+        if idempotency_key and Payment.objects.filter(idempotency_key=idempotency_key).exists():
+            return payment_record(
+                actor=actor,
+                amount=amount,
+                method=method,
+                student=student,
+                payer=payer,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+            )
+        raise Conflict(
+            "A payment with this external transaction id is already recorded.", code="duplicate_transaction"
+        ) from None
+    if allocations is not None:
+        _validate_allocations(payment, students, allocations)
+    if not payment.requires_verification:
+        _payment_apply(payment, students, accounts, allocations, actor)
+    return PaymentResult(payment, created=True)
+
+
+def _validate_allocations(payment, students, allocations) -> None:
+    ids = {s.pk for s in students}
+    total = ZERO
+    errors = {}
+    for index, (invoice, amount) in enumerate(allocations):
+        amount = _amount(amount, field=f"allocations[{index}].amount")
+        if invoice.student_id not in ids:
+            errors[f"allocations[{index}].invoice"] = ["This invoice is not for the paying student or family."]
+        elif invoice.status not in Invoice.OPEN_STATUSES:
+            errors[f"allocations[{index}].invoice"] = [f"{invoice.invoice_number} is not open."]
+        total += amount
+    if total > payment.amount:
+        errors["allocations"] = ["The allocations add up to more than the payment."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _payment_apply(payment, students, accounts, allocations, actor) -> None:
+    """Allocate a cleared payment to invoices and credit, and post it to the ledger."""
+    remaining = payment.amount
+    per_student: dict = defaultdict(lambda: ZERO)
+    rows = []
+    if allocations is not None:
+        planned = [(invoice.pk, _amount(amount)) for invoice, amount in allocations]
+    else:
+        open_invoices = (
+            Invoice.objects.open().filter(student__in=students).order_by("due_date", "issue_date", "invoice_number")
+        )
+        planned = [(invoice.pk, None) for invoice in open_invoices]
+    for invoice_pk, wanted in planned:
+        if remaining <= ZERO:
+            break
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_pk)
+        amount = min(remaining, invoice.balance if wanted is None else wanted)
+        if wanted is not None and wanted > invoice.balance:
+            raise ValidationError({"allocations": [f"{invoice.invoice_number} has only {invoice.balance} open."]})
+        if amount <= ZERO:
+            continue
+        rows.append(
+            PaymentAllocation(
+                payment=payment,
+                student_id=invoice.student_id,
+                invoice=invoice,
+                amount=amount,
+                kind=PaymentAllocation.Kind.PAYMENT,
+                created_by=actor_or_none(actor),
+            )
+        )
+        invoice_move_paid(invoice, amount)
+        per_student[invoice.student_id] += amount
+        remaining -= amount
+    if remaining > ZERO:
+        credited = payment.student or students[0]
+        rows.append(
+            PaymentAllocation(
+                payment=payment,
+                student=credited,
+                invoice=None,
+                amount=remaining,
+                kind=PaymentAllocation.Kind.PAYMENT,
+                created_by=actor_or_none(actor),
+            )
+        )
+        per_student[credited.pk] += remaining
+    PaymentAllocation.objects.bulk_create(rows)
+    for student_id, amount in sorted(per_student.items(), key=lambda item: str(item[0])):
+        ledger_post(
+            accounts[str(student_id)],
+            kind=LedgerEntry.Kind.PAYMENT,
+            amount=-amount,
+            description=f"Payment {payment.receipt_number} ({payment.get_method_display()})",
+            actor=actor,
+            payment=payment,
+        )
+
+
+@transaction.atomic
+def payment_verify(*, payment: Payment, actor, cleared: bool, note: str = "") -> PaymentVerification:
+    """Record that a cheque or transfer cleared (its money reaches the ledger now) or was
+    rejected (it never does). Once per payment."""
+    students = _payment_students(student=payment.student, payer=payment.payer)
+    accounts = accounts_lock([s.pk for s in students])
+    if not payment.requires_verification:
+        raise Conflict("This payment needs no verification.", code="verification_not_required")
+    if PaymentVerification.objects.filter(payment=payment).exists():
+        raise Conflict("This payment is already verified.", code="already_verified")
+    verification = PaymentVerification.objects.create(
+        payment=payment, outcome="cleared" if cleared else "rejected", verified_by=actor, note=note[:300]
+    )
+    if cleared:
+        _payment_apply(payment, students, accounts, None, actor)
+    return verification
+
+
+@transaction.atomic
+def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
+    """Undo a whole payment (a bounced cheque, a mistake): negative allocations for what
+    it still covers and ledger entries that put the amount back on the account."""
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": ["Say why the payment is reversed."]})
+    covered = list(
+        PaymentAllocation.objects.filter(payment=payment)
+        .values("student_id", "invoice_id")
+        .annotate(amount=Sum("amount"))
+        .exclude(amount=0)
+    )
+    accounts = accounts_lock(
+        [row["student_id"] for row in covered]
+        or [payment.student_id or _payment_students(student=None, payer=payment.payer)[0].pk]
+    )
+    if PaymentReversal.objects.filter(payment=payment).exists():
+        raise Conflict("This payment is already reversed.", code="already_reversed")
+    if (
+        payment.requires_verification
+        and not PaymentVerification.objects.filter(payment=payment, outcome="cleared").exists()
+    ):
+        raise Conflict(
+            "This payment never reached the account; reject it in verification instead.", code="payment_not_cleared"
+        )
+    reversal = PaymentReversal.objects.create(payment=payment, reason=reason.strip()[:300], reversed_by=actor)
+    per_student: dict = defaultdict(lambda: ZERO)
+    rows = []
+    for row in covered:
+        rows.append(
+            PaymentAllocation(
+                payment=payment,
+                student_id=row["student_id"],
+                invoice_id=row["invoice_id"],
+                amount=-row["amount"],
+                kind=PaymentAllocation.Kind.REVERSAL,
+                created_by=actor_or_none(actor),
+            )
+        )
+        if row["invoice_id"]:
+            invoice = Invoice.objects.select_for_update().get(pk=row["invoice_id"])
+            if invoice.status in Invoice.OPEN_STATUSES or invoice.status == Invoice.Status.PAID:
+                invoice_move_paid(invoice, -row["amount"])
+        per_student[row["student_id"]] += row["amount"]
+    PaymentAllocation.objects.bulk_create(rows)
+    for student_id, amount in sorted(per_student.items(), key=lambda item: str(item[0])):
+        ledger_post(
+            accounts[str(student_id)],
+            kind=LedgerEntry.Kind.REVERSAL,
+            amount=amount,
+            description=f"Payment {payment.receipt_number} reversed: {reason}",
+            actor=actor,
+            payment=payment,
+        )
+    return reversal
+
+
+@transaction.atomic
+def refund_record(*, student: Student, amount, method: str, reason: str, actor, reference: str = "") -> Refund:
+    """Pay account credit back to the family (never more than the credit)."""
+    amount = _amount(amount)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": ["Say why the credit is refunded."]})
+    if method not in Payment.Method.values:
+        raise ValidationError({"method": [f"Choose one of {', '.join(Payment.Method.values)}."]})
+    accounts = accounts_lock([student.pk])
+    available = credit_available(student.pk)
+    if amount > available:
+        raise Conflict(f"Only {available} of account credit can be refunded.", code="insufficient_credit")
+    refund = Refund.objects.create(
+        student=student,
+        amount=amount,
+        method=method,
+        reference=reference,
+        reason=reason.strip()[:300],
+        refunded_by=actor,
+    )
+    rows, left = [], amount
+    for payment_id, credit in credit_by_payment(student.pk):
+        take = min(credit, left)
+        rows.append(
+            PaymentAllocation(
+                payment_id=payment_id,
+                student=student,
+                invoice=None,
+                amount=-take,
+                kind=PaymentAllocation.Kind.REFUND,
+                created_by=actor_or_none(actor),
+            )
+        )
+        left -= take
+        if left == ZERO:
+            break
+    PaymentAllocation.objects.bulk_create(rows)
+    ledger_post(
+        accounts[str(student.pk)],
+        kind=LedgerEntry.Kind.REFUND,
+        amount=amount,
+        description=f"Refund of credit: {reason}",
+        actor=actor,
+        refund=refund,
+    )
+    return refund
