@@ -50,9 +50,20 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _view("finance", "invoice", "payment", "feestructure", "feetype")
         | {"finance.add_payment"}
     ),
-    FINANCE: _view("academy", *STRUCTURE_MODELS)
-    | _view("students", "student")
-    | _view("families", "guardian", "studentguardian"),
+    FINANCE: (
+        _view("academy", *STRUCTURE_MODELS)
+        | _view("students", "student")
+        | _view("families", "guardian", "studentguardian")
+        | _manage("finance", "feetype", "feestructure", "invoice", "adjustment", "financepolicy")
+        | _view("finance", "payment", "paymentallocation", "ledgerentry", "studentaccount", "refund")
+        | {
+            "finance.add_payment",
+            "finance.add_refund",
+            "finance.add_paymentreversal",
+            "finance.add_paymentverification",
+            "finance.approve_adjustment",
+        }
+    ),
     INSTRUCTOR: _view("academy", *STRUCTURE_MODELS) | _view("students", "student"),
     PARENT: set(),
 }

@@ -1,0 +1,159 @@
+"""Finance in Django admin. Money records are read-only here: payments, allocations and
+the ledger are append-only, and changes go through the finance services (actions)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from simple_history.admin import SimpleHistoryAdmin
+
+from academy.common.exceptions import Conflict
+from finance import models, services
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.FeeType)
+class FeeTypeAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "is_active")
+    search_fields = ("code", "name")
+
+
+@admin.register(models.FeeStructure)
+class FeeStructureAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "name",
+        "location",
+        "fee_type",
+        "amount",
+        "frequency",
+        "academic_year",
+        "term",
+        "grade_level",
+        "program",
+        "course",
+        "is_active",
+    )
+    list_filter = ("location", "fee_type", "frequency", "is_active", "academic_year")
+    search_fields = ("name",)
+    list_select_related = ("location", "fee_type", "academic_year", "term", "grade_level", "program", "course")
+
+
+@admin.register(models.FinancePolicy)
+class FinancePolicyAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "location",
+        "hold_threshold",
+        "block_transcripts",
+        "block_results",
+        "block_enrollment",
+        "adjustment_approval_threshold",
+        "late_fee_amount",
+    )
+    list_select_related = ("location",)
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = models.InvoiceLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("fee_type", "description", "quantity", "unit_amount", "amount")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Invoice)
+class InvoiceAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    list_display = (
+        "invoice_number",
+        "student",
+        "billed_to",
+        "location",
+        "issue_date",
+        "due_date",
+        "total",
+        "amount_paid",
+        "status",
+    )
+    list_filter = ("status", "location", "issue_date")
+    search_fields = ("invoice_number", "student__student_number", "student__last_name", "billed_to__last_name")
+    list_select_related = ("student", "billed_to", "location")
+    date_hierarchy = "issue_date"
+    inlines = [InvoiceLineInline]
+    actions = ["cancel_invoices"]
+
+    @admin.action(description="Cancel the selected invoices (reversing entries)", permissions=["view"])
+    def cancel_invoices(self, request, queryset):
+        for invoice in queryset:
+            try:
+                services.invoice_cancel(invoice=invoice, actor=request.user, reason="Cancelled in admin")
+            except (Conflict, ValidationError) as error:
+                self.message_user(request, f"{invoice}: {error}", messages.ERROR)
+
+
+@admin.register(models.Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("receipt_number", "student", "payer", "amount", "method", "received_at", "collected_by")
+    list_filter = ("method", "location", "requires_verification")
+    search_fields = ("receipt_number", "reference", "external_transaction_id", "student__student_number")
+    list_select_related = ("student", "payer", "collected_by")
+    date_hierarchy = "received_at"
+
+
+@admin.register(models.PaymentAllocation)
+class PaymentAllocationAdmin(ReadOnlyAdmin):
+    list_display = ("payment", "student", "invoice", "amount", "kind", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("payment", "student", "invoice")
+
+
+@admin.register(models.PaymentVerification, models.PaymentReversal, models.Refund)
+class PaymentEventAdmin(ReadOnlyAdmin):
+    pass
+
+
+@admin.register(models.LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("account", "seq", "kind", "amount", "balance_before", "balance_after", "description", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("description", "account__student__student_number")
+    list_select_related = ("account__student",)
+
+
+@admin.register(models.StudentAccount)
+class StudentAccountAdmin(ReadOnlyAdmin):
+    list_display = ("student", "balance", "entry_count", "updated_at")
+    list_select_related = ("student",)
+    search_fields = ("student__student_number", "student__last_name")
+
+
+@admin.register(models.Adjustment)
+class AdjustmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    list_display = ("invoice", "kind", "amount", "status", "requested_by", "decided_by", "created_at")
+    list_filter = ("status", "kind")
+    list_select_related = ("invoice", "requested_by", "decided_by")
+    actions = ["approve", "reject"]
+
+    def _decide(self, request, queryset, service):
+        for adjustment in queryset:
+            try:
+                service(adjustment=adjustment, actor=request.user, note="Decided in admin")
+            except (Conflict, ValidationError) as error:
+                self.message_user(request, f"{adjustment}: {error}", messages.ERROR)
+
+    @admin.action(description="Approve the selected adjustments", permissions=["view"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, services.adjustment_approve)
+
+    @admin.action(description="Reject the selected adjustments", permissions=["view"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, services.adjustment_reject)
