@@ -545,3 +545,59 @@ class FinancePolicy(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Finance policy of {self.location_id}"
+
+
+class BillingRun(TimeStampedModel):
+    """Issuing one period's invoices from the fee structures for every active student of
+    a location, as a Celery job with progress. Running the same period again creates
+    nothing new: ``invoice_once_per_student_period`` forbids a second invoice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="billing_runs")
+    academic_year = models.ForeignKey(
+        "academy.AcademicYear", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    term = models.ForeignKey("academy.Term", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    frequency = models.CharField(
+        max_length=12, choices=FeeStructure.Frequency.choices, default=FeeStructure.Frequency.MONTHLY
+    )
+    period = models.CharField(max_length=40, help_text='"2025-09" for a month; the term name for a term.')
+    issue_date = models.DateField()
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    invoices_created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Students already billed for the period.")
+    amount_billed = money_field(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "completed", "failed"]), name="billing_run_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(processed__lte=F("total")) | Q(total=0), name="billing_run_progress_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Billing {self.location_id} {self.period} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return (
+            100 if self.status == self.Status.COMPLETED else int(100 * self.processed / self.total) if self.total else 0
+        )

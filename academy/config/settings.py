@@ -167,6 +167,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "notifications-resend": {"task": "notifications.deliveries_resend", "schedule": timedelta(minutes=10)},
+    "finance-mark-overdue": {"task": "finance.mark_overdue", "schedule": timedelta(hours=6)},
 }
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.LoggingSMSBackend")
 

@@ -3,6 +3,7 @@
 append-only rows and ledger entries. See ``finance.models`` for the bookkeeping rules."""
 
 from finance.services.adjustments import adjustment_approve, adjustment_reject, adjustment_request
+from finance.services.billing import billing_run_execute, billing_run_start
 from finance.services.invoices import LineSpec, invoice_cancel, invoice_issue, invoices_mark_overdue
 from finance.services.payments import (
     PaymentResult,
@@ -18,6 +19,8 @@ __all__ = [
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",
+    "billing_run_execute",
+    "billing_run_start",
     "invoice_cancel",
     "invoice_issue",
     "invoices_mark_overdue",

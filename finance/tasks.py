@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from finance.services.billing import billing_run_execute
+from finance.services.invoices import invoices_mark_overdue
+
+
+@shared_task(name="finance.billing_run", acks_late=True)
+def billing_run_task(run_pk: str) -> str:
+    """Run one billing run; running it again finishes the work without double billing."""
+    return billing_run_execute(run_pk=run_pk).status
+
+
+@shared_task(name="finance.mark_overdue")
+def mark_overdue_task() -> int:
+    return invoices_mark_overdue()
