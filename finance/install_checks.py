@@ -4,17 +4,10 @@ enforcement on the money tables, the fee-type reference data, and a clean ledger
 from django.db import connection
 
 from academy.common.registry import install_check
+from finance.migrations._append_only import APPEND_ONLY_TABLES
 from finance.models import FeeType
 from finance.selectors import ledger_verify
 
-APPEND_ONLY_TABLES = (
-    "finance_payment",
-    "finance_paymentallocation",
-    "finance_paymentverification",
-    "finance_paymentreversal",
-    "finance_refund",
-    "finance_ledgerentry",
-)
 REFERENCE_FEE_TYPES = ("TUITION", "ENROLLMENT", "EXAM", "TRANSPORT", "MATERIAL", "MAKEUP", "LATE_FEE")
 
 

@@ -494,6 +494,7 @@ class LedgerEntry(models.Model):
     amount = money_field(help_text="Signed: positive adds to what the family owes.")
     balance_before = money_field()
     balance_after = money_field()
+    effective_date = models.DateField(help_text="The date of the document: invoice issue, payment receipt, ...")
     description = models.CharField(max_length=300)
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     invoice_line = models.ForeignKey(InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -506,7 +507,10 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["account", "seq"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["account", "created_at"], name="ledger_account_time")]
+        indexes = [
+            models.Index(fields=["account", "created_at"], name="ledger_account_time"),
+            models.Index(fields=["account", "effective_date"], name="ledger_account_date"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["account", "seq"], name="ledger_seq_unique_per_account"),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),

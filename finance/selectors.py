@@ -169,3 +169,96 @@ def ledger_verify() -> LedgerReport:
                 f"account {account_id}: ledger {ledger_total} but open invoices minus credit is {expected}"
             )
     return report
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    date: object
+    description: str
+    kind: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+@dataclass
+class Statement:
+    """A student account between two dates: what was owed before, every entry, what is
+    owed after. Entries are in document-date order."""
+
+    student: object
+    date_from: object
+    date_to: object
+    opening_balance: Decimal
+    lines: list[StatementLine]
+    closing_balance: Decimal
+
+    @property
+    def total_debits(self) -> Decimal:
+        return sum((line.debit for line in self.lines), ZERO)
+
+    @property
+    def total_credits(self) -> Decimal:
+        return sum((line.credit for line in self.lines), ZERO)
+
+
+@dataclass
+class FamilyStatement:
+    """Every child a guardian pays for, across locations, with a family total."""
+
+    guardian: object
+    date_from: object
+    date_to: object
+    statements: list[Statement]
+
+    @property
+    def opening_balance(self) -> Decimal:
+        return sum((s.opening_balance for s in self.statements), ZERO)
+
+    @property
+    def closing_balance(self) -> Decimal:
+        return sum((s.closing_balance for s in self.statements), ZERO)
+
+
+def statement_for_student(*, student, date_from=None, date_to=None) -> Statement:
+    entries = LedgerEntry.objects.filter(account_id=student.pk)
+    opening = ZERO
+    if date_from is not None:
+        opening = money(entries.filter(effective_date__lt=date_from).aggregate(total=Sum("amount"))["total"] or 0)
+        entries = entries.filter(effective_date__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(effective_date__lte=date_to)
+    balance = opening
+    lines = []
+    for entry in entries.order_by("effective_date", "seq").only("effective_date", "description", "kind", "amount"):
+        balance += entry.amount
+        lines.append(
+            StatementLine(
+                date=entry.effective_date,
+                description=entry.description,
+                kind=entry.get_kind_display(),
+                debit=entry.amount if entry.amount > 0 else ZERO,
+                credit=-entry.amount if entry.amount < 0 else ZERO,
+                balance=balance,
+            )
+        )
+    return Statement(
+        student=student,
+        date_from=date_from,
+        date_to=date_to,
+        opening_balance=opening,
+        lines=lines,
+        closing_balance=balance,
+    )
+
+
+def statement_for_guardian(*, guardian, date_from=None, date_to=None) -> FamilyStatement:
+    from families.selectors import students_paid_for_by
+
+    children = list(students_paid_for_by(guardian=guardian).select_related("location"))
+    return FamilyStatement(
+        guardian=guardian,
+        date_from=date_from,
+        date_to=date_to,
+        statements=[statement_for_student(student=child, date_from=date_from, date_to=date_to) for child in children],
+    )

@@ -9,69 +9,10 @@ DELETE have no escape.
 
 from django.db import migrations
 
-APPEND_ONLY_TABLES = (
-    "finance_payment",
-    "finance_paymentallocation",
-    "finance_paymentverification",
-    "finance_paymentreversal",
-    "finance_refund",
-    "finance_ledgerentry",
-)
-
-PG_FUNCTIONS = """
-CREATE OR REPLACE FUNCTION academy_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'restrict_violation';
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION academy_append_only_truncate() RETURNS trigger AS $$
-BEGIN
-    IF coalesce(current_setting('academy.allow_truncate', true), '') = 'on' THEN
-        RETURN NULL;
-    END IF;
-    RAISE EXCEPTION '% is append-only: TRUNCATE is not allowed', TG_TABLE_NAME
-        USING ERRCODE = 'restrict_violation';
-END;
-$$ LANGUAGE plpgsql;
-"""
-
-
-def forwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(PG_FUNCTIONS, params=None)
-        for table in APPEND_ONLY_TABLES:
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION academy_append_only()"
-            )
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION academy_append_only_truncate()"
-            )
-    elif vendor == "sqlite":
-        for table in APPEND_ONLY_TABLES:
-            for operation in ("UPDATE", "DELETE"):
-                schema_editor.execute(
-                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} is not allowed'); END"
-                )
-
-
-def backwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    for table in APPEND_ONLY_TABLES:
-        if vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        elif vendor == "sqlite":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+from finance.migrations._append_only import drop_append_only, ensure_append_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("finance", "0001_initial")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunPython(ensure_append_only, drop_append_only)]

@@ -198,6 +198,7 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
                     amount=line.amount,
                     balance_before=account.balance,
                     balance_after=account.balance + line.amount,
+                    effective_date=invoice.issue_date,
                     description=f"{invoice.invoice_number}: {line.description}",
                     invoice=invoice,
                     invoice_line=line,

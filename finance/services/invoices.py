@@ -126,6 +126,7 @@ def invoice_issue(
             actor=actor,
             invoice=invoice,
             invoice_line=line,
+            effective_date=issue_date,
         )
     credit_apply(student_id=student.pk, actor=actor)
     invoice.refresh_from_db()

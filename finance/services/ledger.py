@@ -30,8 +30,11 @@ def accounts_lock(student_ids) -> dict:
     return {str(account.pk): account for account in locked}
 
 
-def ledger_post(account: StudentAccount, *, kind: str, amount, description: str, actor, **sources) -> LedgerEntry:
-    """Append one entry to a locked account and move its cached balance with it."""
+def ledger_post(
+    account: StudentAccount, *, kind: str, amount, description: str, actor, effective_date=None, **sources
+) -> LedgerEntry:
+    """Append one entry to a locked account and move its cached balance with it.
+    ``effective_date`` is the document's date (statements sort by it); default today."""
     amount = money(amount)
     if amount == ZERO:
         raise ValueError("a ledger entry moves money")
@@ -42,6 +45,7 @@ def ledger_post(account: StudentAccount, *, kind: str, amount, description: str,
         amount=amount,
         balance_before=account.balance,
         balance_after=account.balance + amount,
+        effective_date=effective_date or timezone.localdate(),
         description=description[:300],
         created_by=actor if actor is not None and actor.is_authenticated else None,
         **sources,

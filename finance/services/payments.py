@@ -225,6 +225,7 @@ def _payment_apply(payment, students, accounts, allocations, actor) -> None:
             description=f"Payment {payment.receipt_number} ({payment.get_method_display()})",
             actor=actor,
             payment=payment,
+            effective_date=timezone.localdate(payment.received_at),
         )
 
 
