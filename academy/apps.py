@@ -11,7 +11,7 @@ class AcademyConfig(AppConfig):
         from academy import signals  # noqa: F401  (login-failure accounting)
         from academy.services import roles_sync
 
-        post_migrate.connect(_sync_roles_after_migrate(roles_sync), dispatch_uid="academy_roles_sync")
+        post_migrate.connect(_sync_roles_after_migrate(roles_sync), dispatch_uid="academy_roles_sync", weak=False)
 
 
 def _sync_roles_after_migrate(roles_sync):

@@ -27,8 +27,9 @@ def location_ids_visible_to(user: User) -> set | None:
         return set()
     if user.is_superuser:
         return None
-    ids = {location.pk for location in user.locations.all()}
-    return ids or None
+    if not hasattr(user, "_visible_location_ids"):  # once per request: the user object is per request
+        user._visible_location_ids = frozenset(location.pk for location in user.locations.all()) or None
+    return user._visible_location_ids
 
 
 def location_list(*, user: User) -> QuerySet[Location]:

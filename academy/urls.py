@@ -1,4 +1,5 @@
-"""Staff portal: the shell (login, logout, dashboard). Later apps add their pages."""
+"""Staff portal shell: login and logout. ``academy.config.urls`` mounts these together
+with ``families.staff_urls`` (dashboard and student pages) in the ``staff`` namespace."""
 
 from django.urls import path
 
@@ -7,5 +8,6 @@ from academy import views
 app_name = "staff"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("login/", views.StaffLoginView.as_view(), name="login"),
+    path("logout/", views.StaffLogoutView.as_view(), name="logout"),
 ]

@@ -8,4 +8,6 @@ app_name = "portal"
 
 urlpatterns = [
     path("", portal_views.dashboard, name="dashboard"),
+    path("login/", portal_views.PortalLoginView.as_view(), name="login"),
+    path("logout/", portal_views.PortalLogoutView.as_view(), name="logout"),
 ]

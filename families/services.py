@@ -55,7 +55,7 @@ def guardian_create(*, actor, data: dict) -> Guardian:
     assign_fields(guardian, _normalise(data), allowed=GUARDIAN_FIELDS)
     guardian.full_clean(exclude=["guardian_number"])
     guardian.guardian_number = number_next(GUARDIAN_NUMBERS)
-    return validated_save(guardian, actor=actor, reason="Created", exclude=["guardian_number"])
+    return validated_save(guardian, actor=actor, reason="Created", validate=False)
 
 
 @transaction.atomic

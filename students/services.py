@@ -73,7 +73,7 @@ def student_create(*, actor, data: dict) -> Student:
     assign_fields(student, data, allowed=EDITABLE_FIELDS | {"status"})
     student.full_clean(exclude=["student_number"])  # converts and checks the input first
     student.student_number = number_next(STUDENT_NUMBERS, on=student.enrollment_date)
-    return validated_save(student, actor=actor, reason="Admitted", exclude=["student_number"])
+    return validated_save(student, actor=actor, reason="Admitted", validate=False)
 
 
 @transaction.atomic

@@ -2,4 +2,4 @@ from django.conf import settings
 
 
 def academy(request):
-    return {"CURRENCY": settings.CURRENCY}
+    return {"CURRENCY": settings.CURRENCY, "ACADEMY_NAME": settings.ACADEMY_NAME}

@@ -9,6 +9,7 @@ first), so a step can rely on what lower apps seeded.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -47,11 +48,25 @@ def install_check(name: str):
     return register
 
 
+def _app_order(item: SeedStep | InstallCheck) -> int:
+    """The position in INSTALLED_APPS of the app whose module registered ``item``.
+
+    Registration follows import order, which is not always the app order (a test module
+    may import ``finance.seeds`` before anything imports ``academy.seeds``), so the lists
+    are sorted by app; within one app, steps keep the order of their module."""
+    module = item.func.__module__
+    position, matched = len(apps.app_configs), ""
+    for index, config in enumerate(apps.get_app_configs()):
+        if (module == config.name or module.startswith(f"{config.name}.")) and len(config.name) > len(matched):
+            position, matched = index, config.name
+    return position
+
+
 def seed_steps(env: str) -> list[SeedStep]:
     autodiscover_modules("seeds")
-    return [step for step in _seed_steps if env in step.environments]
+    return sorted((step for step in _seed_steps if env in step.environments), key=_app_order)
 
 
 def install_checks() -> list[InstallCheck]:
     autodiscover_modules("install_checks")
-    return list(_install_checks)
+    return sorted(_install_checks, key=_app_order)

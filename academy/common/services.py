@@ -10,19 +10,27 @@ def record_history(instance: models.Model, *, actor, reason: str = "") -> None:
 
 
 def validated_save(
-    instance: models.Model, *, actor, reason: str = "", update_fields=None, exclude: list[str] | None = None
+    instance: models.Model,
+    *,
+    actor,
+    reason: str = "",
+    update_fields=None,
+    exclude: list[str] | None = None,
+    validate: bool = True,
 ) -> models.Model:
     """``full_clean()`` then ``save()``, recording who changed the row and why.
 
     ``full_clean`` checks field shape, ``clean()`` and the model's constraints, so
     bad input becomes a ``ValidationError`` (400 / form error) before the database
-    is touched. ``exclude`` names fields the service fills itself (numbers).
+    is touched. ``exclude`` names fields the service fills itself (numbers);
+    ``validate=False`` is for a service that has just run ``full_clean`` itself.
     """
     if hasattr(instance, "updated_by_id") and actor is not None and actor.is_authenticated:
         if instance._state.adding and hasattr(instance, "created_by_id"):
             instance.created_by = actor
         instance.updated_by = actor
-    instance.full_clean(exclude=exclude)
+    if validate:
+        instance.full_clean(exclude=exclude)
     record_history(instance, actor=actor, reason=reason)
     instance.save(update_fields=update_fields)
     return instance

@@ -5,12 +5,19 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from academy import urls as staff_shell_urls
+from families import staff_urls as families_staff_urls
+
+# One "staff" namespace from several apps: academy holds the shell (login, logout);
+# pages that list students live in families (layer rule) and higher apps.
+staff_urlpatterns = [*staff_shell_urls.urlpatterns, *families_staff_urls.urlpatterns]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="staff:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("academy.config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("staff/", include("academy.urls")),
+    path("staff/", include((staff_urlpatterns, "staff"))),
     path("portal/", include("families.portal_urls")),
 ]

@@ -1,0 +1,356 @@
+"""``manage.py seed --env dev|test|prod``: what each environment loads, and that running it
+again changes nothing."""
+
+import hashlib
+import re
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from academy.common import registry
+from academy.common.registry import seed_steps
+from academy.models import (
+    AcademicYear,
+    ClassSession,
+    Course,
+    Curriculum,
+    GradeLevel,
+    Location,
+    Program,
+    Section,
+    Term,
+    User,
+)
+from academy.roles import ACADEMY_ADMIN, ALL_ROLES, FINANCE, INSTRUCTOR, OFFICE_STAFF
+from academy.services import structure_save
+from families.models import Guardian, StudentGuardian
+from families.selectors import students_visible_to
+from students.models import Student
+from students.services import student_update
+from tests.factories.academy import staff_user
+
+DEMO_USERNAMES = {"admin", "office", "finance", "instructor", "parent", "parent2"}
+
+# What a production seed may write: roles and reference data, nothing else.
+PROD_SEED_MAY_WRITE = {
+    "auth.Group",
+    "auth.Group_permissions",
+    "academy.GradeLevel",
+    "academy.HistoricalGradeLevel",
+    "academy.AcademicYear",
+    "academy.HistoricalAcademicYear",
+    "finance.FeeType",
+    "finance.HistoricalFeeType",
+}
+
+
+def seed(env: str) -> str:
+    out = StringIO()
+    call_command("seed", env=env, stdout=out)
+    return out.getvalue()
+
+
+def database_snapshot() -> dict[str, tuple[int, str]]:
+    """Row count and a hash of every column of every row, for every table of every model
+    (history and many-to-many tables included)."""
+    snapshot = {}
+    for model in apps.get_models(include_auto_created=True):
+        if not model._meta.managed or model._meta.proxy:
+            continue
+        columns = [field.attname for field in model._meta.concrete_fields]
+        rows = list(model._base_manager.order_by("pk").values_list(*columns))
+        snapshot[model._meta.label] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+    return snapshot
+
+
+def grade_ladder() -> list[str]:
+    grade = GradeLevel.objects.get(previous_grade__isnull=True)
+    names = [grade.name]
+    while grade.next_grade_id:
+        grade = grade.next_grade
+        names.append(grade.name)
+    return names
+
+
+def active_students_without_one_primary():
+    return (
+        Student.objects.active()
+        .annotate(primaries=Count("guardian_links", filter=Q(guardian_links__relationship_type="primary")))
+        .exclude(primaries=1)
+    )
+
+
+# --- prod ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_prod_seed_loads_roles_grades_and_a_current_year_only():
+    before = database_snapshot()
+
+    output = seed("prod")
+
+    changed = {label for label, state in database_snapshot().items() if state != before[label]}
+    assert changed <= PROD_SEED_MAY_WRITE
+    assert set(Group.objects.values_list("name", flat=True)) >= set(ALL_ROLES)
+    assert Group.objects.get(name=OFFICE_STAFF).permissions.filter(
+        content_type__app_label="students", codename="add_student"
+    )
+    assert grade_ladder() == ["Kindergarten", *(f"Grade {n}" for n in range(1, 13))]
+    assert GradeLevel.objects.get(name="Grade 12").is_final
+    year = AcademicYear.objects.get(is_current=True)
+    assert year.start_date <= timezone.localdate() <= year.end_date
+    assert not User.objects.exists()
+    assert not Student.all_objects.exists() and not Guardian.objects.exists()
+    assert not Location.objects.exists() and not Section.objects.exists()
+    assert "Demo logins" not in output
+
+
+@pytest.mark.django_db
+def test_prod_seed_leaves_existing_academic_years_alone():
+    structure_save(
+        instance=AcademicYear(name="2024-25", start_date="2024-09-01", end_date="2025-06-30", is_current=True)
+    )
+
+    seed("prod")
+
+    assert list(AcademicYear.objects.values_list("name", "is_current")) == [("2024-25", True)]
+
+
+# --- test ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_test_seed_is_small_and_deterministic():
+    seed("test")
+
+    assert list(Location.objects.values_list("code", flat=True)) == ["MAIN"]
+    assert list(AcademicYear.objects.values_list("name", "is_current")) == [("2025-26", True)]
+    assert list(Term.objects.values_list("name", flat=True)) == ["Term 1", "Term 2"]
+    assert list(Program.objects.values_list("code", flat=True)) == ["SWIM"]
+    assert list(Course.objects.values_list("code", flat=True)) == ["SWIM-CLUB"]
+    section = Section.objects.get()
+    assert (section.location.code, section.term.name, section.code, section.capacity) == ("MAIN", "Term 1", "A", 12)
+    assert section.instructor.username == "instructor"
+    assert [str(session.date) for session in ClassSession.objects.filter(section=section)] == [
+        "2025-09-01",
+        "2025-09-03",
+        "2025-09-08",
+        "2025-09-10",
+    ]
+    assert sorted(Student.objects.values_list("student_number", "first_name", "last_name", "grade_level__name")) == [
+        ("STU-2022-0001", "Emma", "Johnson", "Grade 4"),
+        ("STU-2023-0001", "Sofia", "Garcia", "Grade 2"),
+        ("STU-2024-0001", "Liam", "Johnson", "Grade 1"),
+    ]
+    year = timezone.localdate().year
+    assert list(Guardian.objects.order_by("guardian_number").values_list("guardian_number", "email")) == [
+        (f"PAR-{year}-0001", "sarah.johnson@example.org"),
+        (f"PAR-{year}-0002", "david.johnson@example.org"),
+        (f"PAR-{year}-0003", "maria.garcia@example.org"),
+        (f"PAR-{year}-0004", "rosa.martinez@example.org"),
+    ]
+    assert set(User.objects.values_list("username", flat=True)) == DEMO_USERNAMES
+
+
+@pytest.mark.django_db
+def test_test_seed_creates_the_demo_logins_with_their_roles():
+    output = seed("test")
+
+    users = {user.username: user for user in User.objects.prefetch_related("groups")}
+    assert all(user.check_password("academy-demo") for user in users.values())
+    admin = users["admin"]
+    assert admin.is_superuser and admin.is_staff and ACADEMY_ADMIN in admin.role_names
+    for username, role in (("office", OFFICE_STAFF), ("finance", FINANCE), ("instructor", INSTRUCTOR)):
+        assert users[username].role_names == {role}
+        assert users[username].is_academy_staff and not users[username].is_staff
+    assert users["parent"].is_parent and users["parent2"].is_parent
+    assert users["parent"].guardian.email == "sarah.johnson@example.org"
+    assert sorted(students_visible_to(users["parent"]).values_list("first_name", flat=True)) == ["Emma", "Liam"]
+    assert list(students_visible_to(users["parent2"]).values_list("first_name", flat=True)) == ["Sofia"]
+    for username in DEMO_USERNAMES:
+        assert re.search(rf"^ +{username} +/ +academy-demo +- ", output, re.MULTILINE)
+    assert "Demo logins (password 'academy-demo'" in output
+
+
+@pytest.mark.django_db
+def test_seed_keeps_what_the_academy_changed():
+    seed("test")
+    main = Location.objects.get(code="MAIN")
+    structure_save(instance=main, data={"name": "Springfield Aquatic Centre"})
+    # renamed by the office: the marker in her internal notes still identifies her
+    student_update(student=Student.objects.get(first_name="Emma"), actor=None, data={"first_name": "Emily"})
+    before = database_snapshot()
+
+    seed("test")
+
+    assert database_snapshot() == before
+    assert Location.objects.get(code="MAIN").name == "Springfield Aquatic Centre"
+    assert Student.objects.count() == 3
+
+
+# --- every environment: idempotent --------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("env", ["prod", "test"])  # dev: in test_dev_seed_builds_a_full_demo_academy_...
+def test_seeding_twice_changes_nothing(env):
+    seed(env)
+    first = database_snapshot()
+    assert first["academy.GradeLevel"][0] == 13
+    if env == "test":
+        assert first["students.Student"][0] == 3
+
+    output = seed(env)
+
+    assert database_snapshot() == first
+    created = re.findall(r"(\d+) [a-z ]*created", output)
+    assert created and set(created) == {"0"}
+
+
+# --- dev -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
+    """One test, as a dev seed takes a while."""
+    output = seed("dev")
+
+    assert set(Location.objects.values_list("code", "name")) == {
+        ("MAIN", "Springfield Main"),
+        ("NORTH", "North Campus"),
+    }
+    assert {facility.kind for facility in Location.objects.get(code="MAIN").facilities.all()} == {"pool", "room"}
+    year = AcademicYear.objects.get(is_current=True)
+    assert year.name == "2025-26" and year.terms.count() == 3
+
+    curriculum = Curriculum.objects.get(course__code="SWIM-CLUB")
+    assert curriculum.course.title == "Swimming Club"
+    assert {"Breathing", "Floating", "Kicking", "Strokes"} <= set(curriculum.skill_areas.values_list("name", flat=True))
+    assert curriculum.levels.count() >= 3
+    assert all(level.modules.exists() for level in curriculum.levels.all())
+    math = {course.code: course for course in Course.objects.filter(code__startswith="MATH-")}
+    assert sorted(math) == [f"MATH-{n}" for n in range(1, 7)]
+    assert all(
+        math[f"MATH-{n}"].grade_level.name == f"Grade {n}" and math[f"MATH-{n}"].credits > 0 for n in range(1, 7)
+    )
+
+    for location in Location.objects.all():
+        sections = Section.objects.filter(location=location, term__academic_year=year)
+        assert sections.filter(course__code="SWIM-CLUB").exists() and sections.filter(course__code="MATH-1").exists()
+        assert not sections.filter(Q(instructor__isnull=True) | Q(capacity=0) | Q(schedule="")).exists()
+    for section in Section.objects.all():
+        dates = list(section.sessions.values_list("date", flat=True))
+        assert dates and all(
+            section.term.start_date <= day <= section.term.start_date + timedelta(days=28) for day in dates
+        )
+
+    students = Student.objects.all()
+    assert students.count() == 200
+    assert all("[demo-seed " in notes for notes in students.values_list("internal_notes", flat=True))
+    active = students.filter(status="active").count()
+    assert active >= 160 and set(students.values_list("status", flat=True)) > {"active"}
+    assert all(students.filter(location__code=code).count() >= 50 for code in ("MAIN", "NORTH"))
+    assert students.values("grade_level").distinct().count() == 13
+    assert not active_students_without_one_primary().exists()
+    links = StudentGuardian.objects.all()
+    siblings = links.filter(relationship_type="primary").values("guardian").annotate(n=Count("id")).filter(n__gte=2)
+    assert siblings.count() >= 20
+    assert links.filter(relationship_type="secondary").count() >= 30
+    assert links.filter(relationship_type="emergency").count() >= 15
+
+    parent, parent2 = User.objects.get(username="parent"), User.objects.get(username="parent2")
+    assert students_visible_to(parent).count() == 2
+    assert students_visible_to(parent2).count() == 1
+    assert set(User.objects.filter(groups__name=INSTRUCTOR).values_list("username", flat=True)) >= {"instructor"}
+    assert set(User.objects.values_list("username", flat=True)) >= DEMO_USERNAMES
+    assert "parent2" in output and "academy-demo" in output
+
+    verify = StringIO()
+    call_command("verify_install", stdout=verify)
+    assert "FAIL" not in verify.getvalue()
+
+    first = database_snapshot()
+    output = seed("dev")
+    assert database_snapshot() == first
+    assert set(re.findall(r"(\d+) [a-z ]*created", output)) == {"0"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_dev_seed_commits_every_admission_past_the_deferred_primary_guardian_trigger():
+    """Each step commits, so PostgreSQL's deferred trigger (student_has_primary_guardian)
+    checks every admitted student at commit; inside a test transaction it never fires."""
+    seed("dev")
+
+    assert Student.objects.count() == 200
+    assert not active_students_without_one_primary().exists()
+    verify = StringIO()
+    call_command("verify_install", stdout=verify)
+    assert "PASS  primary guardian triggers" in verify.getvalue() and "FAIL" not in verify.getvalue()
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_needs_an_environment():
+    with pytest.raises(CommandError, match="--env"):
+        call_command("seed")
+
+
+@pytest.mark.django_db
+def test_seed_refuses_the_demo_in_a_production_configuration(settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError, match="Refusing"):
+        seed("dev")
+    with pytest.raises(CommandError, match="Refusing"):
+        seed("test")
+    seed("prod")
+
+    assert not User.objects.exists()
+    assert AcademicYear.objects.filter(is_current=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_step_is_rolled_back_and_reported_by_name():
+    # given a staff login already called "parent": it cannot become a parent's portal login
+    staff_user(username="parent")
+
+    with pytest.raises(CommandError, match="'parent portal logins' failed"):
+        seed("test")
+
+    # the steps before it are in place; the failing step wrote nothing (parent2 neither)
+    assert Student.objects.count() == 3
+    assert not Guardian.objects.filter(portal_user__isnull=False).exists()
+    assert not User.objects.filter(username="parent2").exists()
+
+
+def test_steps_run_in_app_order_whatever_the_import_order(monkeypatch):
+    # given the apps' seeds modules imported in reverse order (a test module may import
+    # a higher app's seeds before anything imports academy.seeds)
+    seed_steps("dev")  # discovers every app's seeds module
+    registered = {}
+    for step in registry._seed_steps:
+        registered.setdefault(step.func.__module__, []).append(step)
+    monkeypatch.setattr(
+        registry, "_seed_steps", [step for module in reversed(registered) for step in registered[module]]
+    )
+
+    steps = seed_steps("dev")
+
+    # the steps run lowest layer first, each app's in the order of its module
+    app_order = [config.name for config in apps.get_app_configs()]
+    positions = [app_order.index(step.func.__module__.rsplit(".", 1)[0]) for step in steps]
+    assert positions == sorted(positions)
+    assert [step.name for step in steps][:3] == ["roles and permissions", "grade levels", "academic year and terms"]
+    assert [step.name for step in steps if step.func.__module__ == "families.seeds"] == [
+        "students and guardians",
+        "parent portal logins",
+    ]

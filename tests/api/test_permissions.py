@@ -1,0 +1,336 @@
+"""The permission matrix of every endpoint: office staff of the location, office staff of
+another location, academy admin, the child's parent, another parent and anonymous.
+
+A refused write (any status that is not 2xx) must write nothing: row counts and history
+rows are compared before and after.
+"""
+
+import re
+
+import pytest
+
+from tests.api.conftest import ACTORS, row_counts
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def expect(office, other_office, admin, parent, other_parent, anonymous):
+    return dict(zip(ACTORS, (office, other_office, admin, parent, other_parent, anonymous), strict=True))
+
+
+STRUCTURE_READ = expect(200, 200, 200, 403, 403, 401)
+STRUCTURE_WRITE = expect(403, 403, 201, 403, 403, 401)
+STRUCTURE_CHANGE = expect(403, 403, 200, 403, 403, 401)
+SCOPED_STRUCTURE_READ = expect(200, 404, 200, 403, 403, 401)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405)
+EVERYONE_READS = expect(200, 200, 200, 200, 200, 401)
+CHILD_READ = expect(200, 404, 200, 200, 404, 401)
+CHILD_CHANGE = expect(200, 404, 200, 403, 403, 401)
+
+
+# (case id, method, path(world), body(world) or None, expected status per actor)
+CASES = [
+    # --- auth and the caller ---
+    ("root", "get", lambda w: f"{V1}/", None, EVERYONE_READS),
+    ("me", "get", lambda w: f"{V1}/me/", None, EVERYONE_READS),
+    # --- locations (scoped) ---
+    ("locations-list", "get", lambda w: f"{V1}/locations/", None, STRUCTURE_READ),
+    ("locations-get", "get", lambda w: f"{V1}/locations/{w.location.pk}/", None, SCOPED_STRUCTURE_READ),
+    (
+        "locations-post",
+        "post",
+        lambda w: f"{V1}/locations/",
+        lambda w: {"code": "EAST", "name": "East"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "locations-patch",
+        "patch",
+        lambda w: f"{V1}/locations/{w.location.pk}/",
+        lambda w: {"name": "Main (renamed)"},
+        STRUCTURE_CHANGE,
+    ),
+    ("locations-put", "put", lambda w: f"{V1}/locations/{w.location.pk}/", lambda w: {"name": "X"}, ALWAYS_405),
+    ("locations-delete", "delete", lambda w: f"{V1}/locations/{w.location.pk}/", None, ALWAYS_405),
+    # --- facilities (scoped) ---
+    ("facilities-list", "get", lambda w: f"{V1}/facilities/", None, STRUCTURE_READ),
+    ("facilities-get", "get", lambda w: f"{V1}/facilities/{w.s.facility.pk}/", None, SCOPED_STRUCTURE_READ),
+    (
+        "facilities-post",
+        "post",
+        lambda w: f"{V1}/facilities/",
+        lambda w: {"location": str(w.location.pk), "code": "R1", "name": "Room 1", "kind": "room"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "facilities-patch",
+        "patch",
+        lambda w: f"{V1}/facilities/{w.s.facility.pk}/",
+        lambda w: {"name": "Big pool"},
+        STRUCTURE_CHANGE,
+    ),
+    ("facilities-delete", "delete", lambda w: f"{V1}/facilities/{w.s.facility.pk}/", None, ALWAYS_405),
+    # --- academic years ---
+    ("years-list", "get", lambda w: f"{V1}/academic-years/", None, STRUCTURE_READ),
+    ("years-get", "get", lambda w: f"{V1}/academic-years/{w.s.year.pk}/", None, STRUCTURE_READ),
+    (
+        "years-post",
+        "post",
+        lambda w: f"{V1}/academic-years/",
+        lambda w: {"name": "2026-27", "start_date": "2026-08-01", "end_date": "2027-07-31"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "years-patch",
+        "patch",
+        lambda w: f"{V1}/academic-years/{w.s.year.pk}/",
+        lambda w: {"name": "2025/26"},
+        STRUCTURE_CHANGE,
+    ),
+    (
+        "years-set-current",
+        "post",
+        lambda w: f"{V1}/academic-years/{w.s.year.pk}/set-current/",
+        None,
+        STRUCTURE_CHANGE,
+    ),
+    ("years-put", "put", lambda w: f"{V1}/academic-years/{w.s.year.pk}/", lambda w: {"name": "X"}, ALWAYS_405),
+    ("years-delete", "delete", lambda w: f"{V1}/academic-years/{w.s.year.pk}/", None, ALWAYS_405),
+    # --- terms ---
+    ("terms-list", "get", lambda w: f"{V1}/terms/", None, STRUCTURE_READ),
+    ("terms-get", "get", lambda w: f"{V1}/terms/{w.s.term.pk}/", None, STRUCTURE_READ),
+    (
+        "terms-post",
+        "post",
+        lambda w: f"{V1}/terms/",
+        lambda w: {
+            "academic_year": str(w.s.year.pk),
+            "name": "Spring",
+            "start_date": "2026-01-05",
+            "end_date": "2026-03-31",
+        },
+        STRUCTURE_WRITE,
+    ),
+    ("terms-patch", "patch", lambda w: f"{V1}/terms/{w.s.term.pk}/", lambda w: {"status": "closed"}, STRUCTURE_CHANGE),
+    ("terms-delete", "delete", lambda w: f"{V1}/terms/{w.s.term.pk}/", None, ALWAYS_405),
+    # --- grade levels ---
+    ("grades-list", "get", lambda w: f"{V1}/grade-levels/", None, STRUCTURE_READ),
+    ("grades-get", "get", lambda w: f"{V1}/grade-levels/{w.s.grade_one.pk}/", None, STRUCTURE_READ),
+    (
+        "grades-post",
+        "post",
+        lambda w: f"{V1}/grade-levels/",
+        lambda w: {"name": "Grade 3", "order": 3},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "grades-patch",
+        "patch",
+        lambda w: f"{V1}/grade-levels/{w.s.grade_one.pk}/",
+        lambda w: {"name": "Year 1"},
+        STRUCTURE_CHANGE,
+    ),
+    ("grades-put", "put", lambda w: f"{V1}/grade-levels/{w.s.grade_one.pk}/", lambda w: {}, ALWAYS_405),
+    # --- programs ---
+    ("programs-list", "get", lambda w: f"{V1}/programs/", None, STRUCTURE_READ),
+    ("programs-get", "get", lambda w: f"{V1}/programs/{w.s.program.pk}/", None, STRUCTURE_READ),
+    (
+        "programs-post",
+        "post",
+        lambda w: f"{V1}/programs/",
+        lambda w: {"code": "MATH", "name": "Mathematics"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "programs-patch",
+        "patch",
+        lambda w: f"{V1}/programs/{w.s.program.pk}/",
+        lambda w: {"name": "Swim school"},
+        STRUCTURE_CHANGE,
+    ),
+    ("programs-delete", "delete", lambda w: f"{V1}/programs/{w.s.program.pk}/", None, ALWAYS_405),
+    # --- courses ---
+    ("courses-list", "get", lambda w: f"{V1}/courses/", None, STRUCTURE_READ),
+    ("courses-get", "get", lambda w: f"{V1}/courses/{w.s.course.pk}/", None, STRUCTURE_READ),
+    (
+        "courses-post",
+        "post",
+        lambda w: f"{V1}/courses/",
+        lambda w: {"program": str(w.s.program.pk), "code": "SWIM-2", "title": "Swim level 2", "credits": "1.50"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "courses-patch",
+        "patch",
+        lambda w: f"{V1}/courses/{w.s.course.pk}/",
+        lambda w: {"title": "Beginners"},
+        STRUCTURE_CHANGE,
+    ),
+    ("courses-put", "put", lambda w: f"{V1}/courses/{w.s.course.pk}/", lambda w: {}, ALWAYS_405),
+    # --- sections (scoped) ---
+    ("sections-list", "get", lambda w: f"{V1}/sections/", None, STRUCTURE_READ),
+    ("sections-get", "get", lambda w: f"{V1}/sections/{w.s.section.pk}/", None, SCOPED_STRUCTURE_READ),
+    (
+        "sections-post",
+        "post",
+        lambda w: f"{V1}/sections/",
+        lambda w: {
+            "course": str(w.s.course.pk),
+            "term": str(w.s.term.pk),
+            "location": str(w.location.pk),
+            "code": "C",
+            "capacity": 12,
+        },
+        STRUCTURE_WRITE,
+    ),
+    (
+        "sections-patch",
+        "patch",
+        lambda w: f"{V1}/sections/{w.s.section.pk}/",
+        lambda w: {"capacity": 15},
+        STRUCTURE_CHANGE,
+    ),
+    ("sections-delete", "delete", lambda w: f"{V1}/sections/{w.s.section.pk}/", None, ALWAYS_405),
+    # --- class sessions (scoped) ---
+    ("sessions-list", "get", lambda w: f"{V1}/class-sessions/", None, STRUCTURE_READ),
+    ("sessions-get", "get", lambda w: f"{V1}/class-sessions/{w.s.session.pk}/", None, SCOPED_STRUCTURE_READ),
+    (
+        "sessions-post",
+        "post",
+        lambda w: f"{V1}/class-sessions/",
+        lambda w: {"section": str(w.s.section.pk), "date": "2025-09-15", "start_time": "10:00", "end_time": "10:45"},
+        STRUCTURE_WRITE,
+    ),
+    (
+        "sessions-patch",
+        "patch",
+        lambda w: f"{V1}/class-sessions/{w.s.session.pk}/",
+        lambda w: {"is_cancelled": True},
+        STRUCTURE_CHANGE,
+    ),
+    ("sessions-put", "put", lambda w: f"{V1}/class-sessions/{w.s.session.pk}/", lambda w: {}, ALWAYS_405),
+    # --- students ---
+    ("students-list", "get", lambda w: f"{V1}/students/", None, EVERYONE_READS),
+    ("students-get", "get", lambda w: f"{V1}/students/{w.child.pk}/", None, CHILD_READ),
+    (
+        "students-post",
+        "post",
+        lambda w: f"{V1}/students/",
+        lambda w: {
+            "first_name": "Noah",
+            "last_name": "Johnson",
+            "date_of_birth": "2016-05-01",
+            "location": str(w.location.pk),
+            "primary_guardian": str(w.guardian.pk),
+        },
+        # another location's staff: the location (and the guardian) are not theirs -> 400
+        expect(201, 400, 201, 403, 403, 401),
+    ),
+    (
+        "students-patch",
+        "patch",
+        lambda w: f"{V1}/students/{w.child.pk}/",
+        lambda w: {"preferred_name": "Mel"},
+        CHILD_CHANGE,
+    ),
+    ("students-put", "put", lambda w: f"{V1}/students/{w.child.pk}/", lambda w: {"first_name": "X"}, ALWAYS_405),
+    ("students-delete", "delete", lambda w: f"{V1}/students/{w.child.pk}/", None, ALWAYS_405),
+    ("students-list-delete", "delete", lambda w: f"{V1}/students/", None, ALWAYS_405),
+    ("students-guardians", "get", lambda w: f"{V1}/students/{w.child.pk}/guardians/", None, CHILD_READ),
+    (
+        "students-primary-guardian",
+        "post",
+        lambda w: f"{V1}/students/{w.child.pk}/primary-guardian/",
+        lambda w: {"guardian": str(w.co_guardian.pk)},
+        CHILD_CHANGE,
+    ),
+    # --- guardians ---
+    ("guardians-list", "get", lambda w: f"{V1}/guardians/", None, EVERYONE_READS),
+    ("guardians-get", "get", lambda w: f"{V1}/guardians/{w.guardian.pk}/", None, CHILD_READ),
+    (
+        "guardians-post",
+        "post",
+        lambda w: f"{V1}/guardians/",
+        lambda w: {"first_name": "Ann", "last_name": "Lee", "email": "ann.lee@example.org", "phone": "555-1234"},
+        expect(201, 201, 201, 403, 403, 401),
+    ),
+    (
+        "guardians-patch",
+        "patch",
+        lambda w: f"{V1}/guardians/{w.guardian.pk}/",
+        lambda w: {"phone": "555-9999"},
+        CHILD_CHANGE,
+    ),
+    ("guardians-put", "put", lambda w: f"{V1}/guardians/{w.guardian.pk}/", lambda w: {"phone": "1"}, ALWAYS_405),
+    ("guardians-delete", "delete", lambda w: f"{V1}/guardians/{w.guardian.pk}/", None, ALWAYS_405),
+    # --- student-guardian links ---
+    ("links-list", "get", lambda w: f"{V1}/student-guardians/", None, EVERYONE_READS),
+    ("links-get", "get", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", None, CHILD_READ),
+    (
+        "links-post",
+        "post",
+        lambda w: f"{V1}/student-guardians/",
+        lambda w: {"student": str(w.child.pk), "guardian": str(w.other_guardian.pk), "relationship_type": "emergency"},
+        # another location's staff: the student is not theirs -> 400 on student
+        expect(201, 400, 201, 403, 403, 401),
+    ),
+    (
+        "links-patch",
+        "patch",
+        lambda w: f"{V1}/student-guardians/{w.co_link.pk}/",
+        lambda w: {"can_pick_up": False},
+        CHILD_CHANGE,
+    ),
+    (
+        "links-delete",
+        "delete",
+        lambda w: f"{V1}/student-guardians/{w.co_link.pk}/",
+        None,
+        expect(204, 404, 204, 403, 403, 401),
+    ),
+    ("links-put", "put", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", lambda w: {}, ALWAYS_405),
+]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
+)
+def test_permission_matrix(world, as_user, actor, method, path, body, expected):
+    # given an actor and an endpoint
+    client = as_user(actor)
+    before = row_counts()
+    # when the actor calls it
+    kwargs = {"format": "json"} if body is not None else {}
+    response = getattr(client, method)(path(world), body(world) if body is not None else None, **kwargs)
+    # then the status is the one the matrix expects, with an error body where it is an error
+    assert response.status_code == expected[actor], response.content
+    if response.status_code >= 400:
+        error = response.json()
+        if response.status_code == 400:
+            assert error and all(isinstance(messages, list) for messages in error.values())
+        else:
+            assert "detail" in error
+    # and a refused write wrote nothing
+    if method != "get" and response.status_code >= 400:
+        assert row_counts() == before
+
+
+def test_every_api_operation_is_in_the_matrix(world):
+    """A new endpoint or method without a row in the matrix fails here."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        (method, path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "put", "delete")
+    }
+    covered = {(method, UUID.sub("{id}", path(world))) for _id, method, path, _body, _expected in CASES}
+    # the token endpoint has its own tests (test_auth.py): anybody may call it
+    missing = operations - covered - {("post", "/api/v1/auth/token/")}
+    assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"
