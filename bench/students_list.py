@@ -259,9 +259,17 @@ class ApiList:
     """``GET /api/v1/students/`` through the whole Django stack, or (if the API is not
     mounted) the selector and the API serializer with a count, as the view would do."""
 
-    def __init__(self, user):
-        self.client = Client()
-        self.client.force_login(user)
+    def __init__(self, user, *, token: bool = False):
+        """``token=True`` authenticates as scripts do (``Authorization: Token ...``);
+        otherwise with a logged-in browser session."""
+        if token:
+            from rest_framework.authtoken.models import Token
+
+            key = Token.objects.get_or_create(user=user)[0].key
+            self.client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+        else:
+            self.client = Client()
+            self.client.force_login(user)
         self.user = user
         response = self.client.get("/api/v1/students/", {"page_size": 1})
         self.mounted = response.status_code == 200
@@ -353,13 +361,17 @@ def main() -> int:
     terms = ["", surname, number_fragment]
     print(f"students visible to {BENCH_USER}: {total:,}; page size {HEADLINE_PAGE}; median of {args.runs} runs")
 
-    api = ApiList(user)
-    api_label = (
-        "(a) API list GET /api/v1/students/ (whole request) vs raw SQL (count + page)"
-        if api.mounted
-        else "(a) API list: selector + StudentSerializer + count (API not mounted) vs raw SQL (count + page)"
-    )
-    verdicts = measure(api_label, api, lambda term, size: raw_page(term, size, count=True), terms, args.runs)
+    verdicts = []
+    for label, api in (
+        ("token auth, as scripts call it", ApiList(user, token=True)),
+        ("browser session", ApiList(user)),
+    ):
+        api_label = (
+            f"(a) API list GET /api/v1/students/ ({label}, whole request) vs raw SQL (count + page)"
+            if api.mounted
+            else "(a) API list: selector + StudentSerializer + count (API not mounted) vs raw SQL (count + page)"
+        )
+        verdicts += measure(api_label, api, lambda term, size: raw_page(term, size, count=True), terms, args.runs)
     verdicts += measure(
         "(b) staff search families.selectors.student_list(user, search)[:page] vs raw SQL (page)",
         lambda term, size: selector_page(user, term, size),

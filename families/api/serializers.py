@@ -139,7 +139,16 @@ class StudentSerializer(serializers.ModelSerializer):
                 for link in student.guardian_links.select_related("guardian")
                 if link.relationship_type == "primary"
             ]
-        return GuardianSummarySerializer(links[0].guardian).data if links else None
+        if not links:
+            return None
+        guardian = links[0].guardian  # same output as GuardianSummarySerializer, without building one per row
+        return {
+            "id": str(guardian.pk),
+            "guardian_number": guardian.guardian_number,
+            "name": guardian.full_name,
+            "email": guardian.email,
+            "phone": guardian.phone,
+        }
 
     def to_representation(self, student):
         data = super().to_representation(student)
