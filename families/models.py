@@ -2,20 +2,17 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Concat, Lower
+from django.db.models import Q
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.search import search_text_expression
 from students.models import Salutation
 
 
 def _search_text():
-    parts = [F("guardian_number"), F("first_name"), F("last_name"), F("email"), F("phone")]
-    joined = []
-    for part in parts:
-        joined.extend([Coalesce(part, models.Value("")), models.Value(" ")])
-    return Lower(Concat(*joined[:-1], output_field=models.TextField()))
+    return search_text_expression("guardian_number", "first_name", "last_name", "email", "phone")
 
 
 class Guardian(TrackedModel):

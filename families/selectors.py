@@ -4,6 +4,7 @@ fetches students or their data goes through it."""
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from academy.common.search import search_words
 from academy.selectors import location_ids_visible_to
 from families.models import Guardian, StudentGuardian
 from students.models import Student
@@ -77,9 +78,7 @@ def guardians_visible_to(user) -> QuerySet[Guardian]:
 
 
 def guardian_search(queryset: QuerySet[Guardian], term: str) -> QuerySet[Guardian]:
-    for word in term.lower().split()[:8]:
-        queryset = queryset.filter(search_text__contains=word)
-    return queryset
+    return search_words(queryset, term)
 
 
 def guardian_list(*, user, search: str = "") -> QuerySet[Guardian]:

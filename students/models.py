@@ -2,10 +2,11 @@
 
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Concat, Lower
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TrackedModel
+from academy.common.search import search_text_expression
 
 
 class Salutation(models.TextChoices):
@@ -31,11 +32,7 @@ class LiveStudentManager(models.Manager.from_queryset(StudentQuerySet)):
 
 
 def _search_text():
-    parts = [F("student_number"), F("first_name"), F("last_name"), F("email"), F("phone")]
-    joined = []
-    for part in parts:
-        joined.extend([Coalesce(part, models.Value("")), models.Value(" ")])
-    return Lower(Concat(*joined[:-1], output_field=models.TextField()))
+    return search_text_expression("student_number", "first_name", "last_name", "email", "phone")
 
 
 class Student(TrackedModel):
