@@ -376,7 +376,7 @@ class ClassSession(TimeStampedModel):
         if self.date and self.section_id:
             term = self.section.term
             if not (term.start_date <= self.date <= term.end_date):
-                raise ValidationError({"date": f"The date must lie inside the term ({term}).)"})
+                raise ValidationError({"date": f"The date must lie inside the term ({term})."})
 
 
 class AuditLog(models.Model):

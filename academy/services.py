@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from academy.models import AcademicYear, ClassSession, Section, Term, User
@@ -34,6 +35,13 @@ def user_assign_role(*, user: User, role: str) -> None:
         raise ValueError(f"unknown role {role!r}")
     user.groups.add(Group.objects.get(name=role))
     user.__dict__.pop("role_names", None)
+
+
+def api_token_issue(*, user: User) -> str:
+    """The API token of ``user`` (created on first use)."""
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.get_or_create(user=user)[0].key
 
 
 # --- login throttling ------------------------------------------------------------
@@ -79,6 +87,12 @@ def academic_year_set_current(*, year: AcademicYear) -> AcademicYear:
 def structure_save(*, instance, data: dict | None = None):
     """Create or change one structure record (location, term, section, ...) after
     validating it and its database constraints. ``data`` holds the fields to set."""
+    if (
+        isinstance(instance, AcademicYear)
+        and (data or {}).get("is_current") is False
+        and AcademicYear.objects.filter(pk=instance.pk, is_current=True).exists()
+    ):
+        raise ValidationError({"is_current": ["Make another year current instead: one year is always current."]})
     for field, value in (data or {}).items():
         setattr(instance, field, value)
     if isinstance(instance, AcademicYear) and instance.is_current:

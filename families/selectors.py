@@ -73,7 +73,7 @@ def guardians_visible_to(user) -> QuerySet[Guardian]:
             | Q(created_by=user)
         ).distinct()
     if user.is_parent:
-        return Guardian.objects.filter(portal_user=user)
+        return Guardian.objects.filter(portal_user=user, account_status=Guardian.AccountStatus.ACTIVE)
     return Guardian.objects.none()
 
 

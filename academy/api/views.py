@@ -8,7 +8,6 @@ locations, facilities, sections and class sessions); every write goes through
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, routers
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser
@@ -44,8 +43,7 @@ class TokenObtainView(APIView):
         user = authenticate(request=request, **serializer.validated_data)
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with the credentials given."]})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": services.api_token_issue(user=user)})
 
 
 class ApiRootView(routers.APIRootView):

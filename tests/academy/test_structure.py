@@ -277,3 +277,18 @@ class TestClassSessions:
                 meetings=[(D(2025, 9, 8), T(16, 0), T(17, 0)), (D(2025, 9, 10), T(18, 0), T(17, 0))],
             )
         assert not ClassSession.objects.filter(section=section).exists()
+
+
+@pytest.mark.django_db
+def test_the_current_year_cannot_simply_stop_being_current():
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    from academy.models import AcademicYear
+    from academy.services import structure_save
+    from tests.factories.academy import AcademicYearFactory
+
+    year = AcademicYearFactory(name="2031-32", is_current=True)
+    with pytest.raises(DjangoValidationError) as error:
+        structure_save(instance=year, data={"is_current": False})
+    assert "is_current" in error.value.message_dict
+    assert AcademicYear.objects.get(pk=year.pk).is_current

@@ -192,3 +192,13 @@ class TestGuardiansVisibleTo:
     def test_guardian_search_within_scope(self, world, office, other_office):
         assert list(selectors.guardian_list(user=office, search="johnson")) == [world["johnson"]]
         assert list(selectors.guardian_list(user=other_office, search="johnson")) == []
+
+
+@pytest.mark.django_db
+def test_a_suspended_guardian_sees_not_even_their_own_record(family):
+    from families.selectors import guardians_visible_to
+
+    guardian, _children = family
+    assert list(guardians_visible_to(guardian.portal_user)) == [guardian]
+    Guardian.objects.filter(pk=guardian.pk).update(account_status="suspended")
+    assert not guardians_visible_to(guardian.portal_user).exists()
