@@ -299,11 +299,6 @@ class SkillArea(UUIDModel):
         return self.name
 
 
-class SectionQuerySet(models.QuerySet):
-    def for_location_ids(self, location_ids):
-        return self if location_ids is None else self.filter(location_id__in=location_ids)
-
-
 class Section(TimeStampedModel):
     """An offering of a course in a term at a location, with its instructor, facility,
     capacity and weekly schedule."""
@@ -319,8 +314,6 @@ class Section(TimeStampedModel):
     capacity = models.PositiveIntegerField()
     schedule = models.CharField(max_length=200, blank=True, help_text='e.g. "Mon, Wed 16:00-17:00"')
     history = HistoricalRecords()
-
-    objects = SectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["term__start_date", "course__code", "code"]

@@ -1,7 +1,7 @@
 """Reads of the academy app. ``location_ids_visible_to`` is the one place that decides
 which locations a user may see; every other scoped selector builds on it."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from academy.models import (
     AcademicYear,
@@ -32,16 +32,19 @@ def location_ids_visible_to(user: User) -> set | None:
     return user._visible_location_ids
 
 
-def location_list(*, user: User) -> QuerySet[Location]:
+def scoped_to_locations(queryset: QuerySet, *, user: User, field: str = "location_id") -> QuerySet:
+    """``queryset`` limited to the rows whose ``field`` is a location ``user`` may see
+    (unchanged for staff without location limits, empty for anybody who is not staff)."""
     ids = location_ids_visible_to(user)
-    qs = Location.objects.all()
-    return qs if ids is None else qs.filter(pk__in=ids)
+    return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
+
+
+def location_list(*, user: User) -> QuerySet[Location]:
+    return scoped_to_locations(Location.objects.all(), user=user, field="pk")
 
 
 def facility_list(*, user: User) -> QuerySet[Facility]:
-    ids = location_ids_visible_to(user)
-    qs = Facility.objects.select_related("location")
-    return qs if ids is None else qs.filter(location_id__in=ids)
+    return scoped_to_locations(Facility.objects.select_related("location"), user=user)
 
 
 def academic_year_list() -> QuerySet[AcademicYear]:
@@ -69,17 +72,17 @@ def course_list() -> QuerySet[Course]:
 
 
 def section_list(*, user: User) -> QuerySet[Section]:
-    """Sections the user may see, with ``enrolled_count`` annotated (0 until enrollment
-    lands) and ``seats_left`` derived from it."""
-    qs = Section.objects.select_related(
-        "course", "term__academic_year", "location", "facility", "instructor"
-    ).for_location_ids(location_ids_visible_to(user))
-    if hasattr(Section, "enrollments"):
-        qs = qs.annotate(enrolled_count=Count("enrollments", filter=Q(enrollments__status="enrolled")))
-    return qs
+    """Sections the user may see. (The enrollment app will annotate ``enrolled_count``;
+    until then the API reports 0 enrolled and ``seats_left`` = capacity.)"""
+    return scoped_to_locations(
+        Section.objects.select_related("course", "term__academic_year", "location", "facility", "instructor"),
+        user=user,
+    )
 
 
 def class_session_list(*, user: User) -> QuerySet[ClassSession]:
-    ids = location_ids_visible_to(user)
-    qs = ClassSession.objects.select_related("section__course", "section__term", "section__location", "facility")
-    return qs if ids is None else qs.filter(section__location_id__in=ids)
+    return scoped_to_locations(
+        ClassSession.objects.select_related("section__course", "section__term", "section__location", "facility"),
+        user=user,
+        field="section__location_id",
+    )

@@ -5,7 +5,7 @@ fetches students or their data goes through it."""
 from django.db.models import Prefetch, Q, QuerySet
 
 from academy.common.search import search_words
-from academy.selectors import location_ids_visible_to
+from academy.selectors import location_ids_visible_to, scoped_to_locations
 from families.models import Guardian, StudentGuardian
 from students.models import Student
 from students.selectors import student_list_related, student_search
@@ -28,9 +28,7 @@ def students_visible_to(user) -> QuerySet[Student]:
     if not (user and user.is_authenticated):
         return Student.objects.none()
     if user.is_academy_staff:
-        location_ids = location_ids_visible_to(user)
-        qs = Student.objects.all()
-        return qs if location_ids is None else qs.filter(location_id__in=location_ids)
+        return scoped_to_locations(Student.objects.all(), user=user)
     if user.is_parent:
         return Student.objects.filter(
             guardian_links__guardian__portal_user=user,

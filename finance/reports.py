@@ -10,17 +10,12 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from academy.models import Location
-from academy.selectors import location_ids_visible_to
+from academy.selectors import scoped_to_locations
 from finance.models import Invoice, Payment, StudentAccount
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=12, decimal_places=2)
 AGEING_BUCKETS = (("0-30", 0, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
-
-
-def _scoped(queryset, user, field: str = "location_id"):
-    ids = location_ids_visible_to(user)
-    return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
 
 
 def _as_date(value) -> date:
@@ -30,7 +25,7 @@ def _as_date(value) -> date:
 def _cleared_payments(user):
     """Money that really arrived: cleared (or needing no check) and not reversed."""
     return (
-        _scoped(Payment.objects.all(), user)
+        scoped_to_locations(Payment.objects.all(), user=user)
         .filter(Q(requires_verification=False) | Q(verification__outcome="cleared"))
         .filter(reversal__isnull=True)
     )
@@ -42,7 +37,7 @@ def _open_amount():
 
 def student_balances(*, user, location=None) -> list[dict]:
     """Every account with what is owed (negative: credit), largest first."""
-    accounts = _scoped(StudentAccount.objects.all(), user, "student__location_id")
+    accounts = scoped_to_locations(StudentAccount.objects.all(), user=user, field="student__location_id")
     if location is not None:
         accounts = accounts.filter(student__location=location)
     return list(
@@ -61,7 +56,7 @@ def student_balances(*, user, location=None) -> list[dict]:
 
 def location_summary(*, user) -> list[dict]:
     """Per location: students, invoiced, collected, outstanding and overdue."""
-    locations = _scoped(Location.objects.all(), user, "id").order_by("name")
+    locations = scoped_to_locations(Location.objects.all(), user=user, field="id").order_by("name")
     rows = locations.annotate(
         active_students=Count(
             "students", filter=Q(students__status="active", students__deleted_at__isnull=True), distinct=True
@@ -87,7 +82,7 @@ def location_summary(*, user) -> list[dict]:
 
 
 def invoice_details(*, user, status: str | None = None, date_from=None, date_to=None) -> list[dict]:
-    invoices = _scoped(Invoice.objects.all(), user)
+    invoices = scoped_to_locations(Invoice.objects.all(), user=user)
     if status:
         invoices = invoices.filter(status=status)
     if date_from:
@@ -115,7 +110,7 @@ def invoice_details(*, user, status: str | None = None, date_from=None, date_to=
 
 
 def payment_history(*, user, date_from=None, date_to=None) -> list[dict]:
-    payments = _scoped(Payment.objects.all(), user)
+    payments = scoped_to_locations(Payment.objects.all(), user=user)
     if date_from:
         payments = payments.filter(received_at__date__gte=date_from)
     if date_to:
@@ -140,7 +135,7 @@ def overdue_invoices(*, user, today: date | None = None) -> dict:
     61-90, 90+ days past due)."""
     today = today or timezone.localdate()
     rows = list(
-        _scoped(Invoice.objects.filter(status="overdue"), user)
+        scoped_to_locations(Invoice.objects.filter(status="overdue"), user=user)
         .order_by("due_date", "invoice_number")
         .values(
             "id",
@@ -169,7 +164,7 @@ def daily_collections(*, user, date_from=None, date_to=None) -> list[dict]:
     date_to = date_to or timezone.localdate()
     date_from = date_from or date_to - timedelta(days=30)
     payments = (
-        _scoped(Payment.objects.all(), user)
+        scoped_to_locations(Payment.objects.all(), user=user)
         .filter(received_at__date__gte=date_from, received_at__date__lte=date_to)
         .filter(Q(requires_verification=False) | Q(verification__outcome="cleared"))
         .filter(reversal__isnull=True)
@@ -189,7 +184,7 @@ def monthly_revenue(*, user, months: int = 12, today: date | None = None) -> lis
     start = date(index // 12, index % 12 + 1, 1)
     invoiced = {
         _as_date(row["month"]): row["amount"]
-        for row in _scoped(Invoice.objects.exclude(status="cancelled"), user)
+        for row in scoped_to_locations(Invoice.objects.exclude(status="cancelled"), user=user)
         .filter(issue_date__gte=start)
         .annotate(month=TruncMonth("issue_date"))
         .values("month")
