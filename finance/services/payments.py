@@ -62,6 +62,11 @@ def _amount(value, field: str = "amount") -> Decimal:
     return money(amount)
 
 
+def _check_method(method: str) -> None:
+    if method not in Payment.Method.values:
+        raise ValidationError({"method": [f"Choose one of {', '.join(Payment.Method.values)}."]})
+
+
 def _payment_students(*, student: Student | None, payer: Guardian | None) -> list[Student]:
     if student is not None:
         return [student]
@@ -101,8 +106,7 @@ def payment_record(
                 raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
             return PaymentResult(existing, created=False)
     amount = _amount(amount)
-    if method not in Payment.Method.values:
-        raise ValidationError({"method": [f"Choose one of {', '.join(Payment.Method.values)}."]})
+    _check_method(method)
     if student is None and payer is None:
         raise ValidationError({"student": ["Name the student or the paying guardian."]})
     students = _payment_students(student=student, payer=payer)
@@ -253,15 +257,15 @@ def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
     it still covers and ledger entries that put the amount back on the account."""
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["Say why the payment is reversed."]})
+    # Lock first, then read what the payment covers: credit applied concurrently
+    # cannot change it in between. Its allocations only go to these students.
+    students = _payment_students(student=payment.student, payer=payment.payer)
+    accounts = accounts_lock([s.pk for s in students])
     covered = list(
         PaymentAllocation.objects.filter(payment=payment)
         .values("student_id", "invoice_id")
         .annotate(amount=Sum("amount"))
         .exclude(amount=0)
-    )
-    accounts = accounts_lock(
-        [row["student_id"] for row in covered]
-        or [payment.student_id or _payment_students(student=None, payer=payment.payer)[0].pk]
     )
     if PaymentReversal.objects.filter(payment=payment).exists():
         raise Conflict("This payment is already reversed.", code="already_reversed")
@@ -310,8 +314,7 @@ def refund_record(*, student: Student, amount, method: str, reason: str, actor, 
     amount = _amount(amount)
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["Say why the credit is refunded."]})
-    if method not in Payment.Method.values:
-        raise ValidationError({"method": [f"Choose one of {', '.join(Payment.Method.values)}."]})
+    _check_method(method)
     accounts = accounts_lock([student.pk])
     available = credit_available(student.pk)
     if amount > available:
