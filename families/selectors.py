@@ -2,7 +2,7 @@
 may see: ``students_visible_to``. Every page, API view and selector that lists or
 fetches students or their data goes through it."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from academy.common.search import search_words
 from academy.selectors import location_ids_visible_to, scoped_to_locations
@@ -113,3 +113,19 @@ def students_paid_for_by(*, guardian: Guardian) -> QuerySet[Student]:
     return Student.objects.filter(
         guardian_links__guardian=guardian, guardian_links__is_financially_responsible=True
     ).order_by("last_name", "first_name", "student_number")
+
+
+def student_counts(*, user, location=None) -> dict:
+    """Counts of the students ``user`` may see, by status and by location."""
+    students = students_visible_to(user)
+    if location is not None:
+        students = students.filter(location=location)
+    by_status = dict(students.order_by().values_list("status").annotate(n=Count("pk")))
+    statuses = [(value, label, by_status.get(value, 0)) for value, label in Student.Status.choices]
+    by_location = list(
+        students.order_by("location__name")
+        .values("location__code", "location__name")
+        .annotate(total=Count("pk"))
+        .order_by("location__name")
+    )
+    return {"total": sum(by_status.values()), "by_status": statuses, "by_location": by_location}
