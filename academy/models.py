@@ -5,9 +5,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
+from academy.authz import grants_for
 from academy.common.models import TimeStampedModel, UUIDModel
 from academy.roles import PARENT, STAFF_ROLES
 
@@ -21,9 +21,9 @@ class User(UUIDModel, AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 
-    @cached_property
+    @property
     def role_names(self) -> frozenset[str]:
-        return frozenset(group.name for group in self.groups.all())
+        return grants_for(self).roles
 
     @property
     def is_academy_staff(self) -> bool:

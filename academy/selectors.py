@@ -3,6 +3,7 @@ which locations a user may see; every other scoped selector builds on it."""
 
 from django.db.models import QuerySet
 
+from academy.authz import grants_for
 from academy.models import (
     AcademicYear,
     ClassSession,
@@ -27,9 +28,7 @@ def location_ids_visible_to(user: User) -> set | None:
         return set()
     if user.is_superuser:
         return None
-    if not hasattr(user, "_visible_location_ids"):  # once per request: the user object is per request
-        user._visible_location_ids = frozenset(location.pk for location in user.locations.all()) or None
-    return user._visible_location_ids
+    return grants_for(user).location_ids
 
 
 def scoped_to_locations(queryset: QuerySet, *, user: User, field: str = "location_id") -> QuerySet:

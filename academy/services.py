@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from academy import authz
 from academy.models import AcademicYear, ClassSession, Section, Term, User
 from academy.roles import ACADEMY_ADMIN, ALL_ROLES, DOMAIN_APPS, ROLE_PERMISSIONS
 
@@ -34,7 +35,7 @@ def user_assign_role(*, user: User, role: str) -> None:
     if role not in ALL_ROLES:
         raise ValueError(f"unknown role {role!r}")
     user.groups.add(Group.objects.get(name=role))
-    user.__dict__.pop("role_names", None)
+    authz.forget(user)
 
 
 def api_token_issue(*, user: User) -> str:
