@@ -2,6 +2,7 @@ from celery import shared_task
 
 from finance.services.billing import billing_run_execute
 from finance.services.invoices import invoices_mark_overdue
+from finance.services.late_fees import late_fees_apply
 
 
 @shared_task(name="finance.billing_run", acks_late=True)
@@ -13,3 +14,10 @@ def billing_run_task(run_pk: str) -> str:
 @shared_task(name="finance.mark_overdue")
 def mark_overdue_task() -> int:
     return invoices_mark_overdue()
+
+
+@shared_task(name="finance.late_fees")
+def late_fees_task() -> dict:
+    """Daily: charge the late fees the location policies call for (each once)."""
+    result = late_fees_apply()
+    return {"charged": result.charged, "skipped": result.skipped}

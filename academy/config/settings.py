@@ -169,6 +169,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "notifications-resend": {"task": "notifications.deliveries_resend", "schedule": timedelta(minutes=10)},
     "finance-mark-overdue": {"task": "finance.mark_overdue", "schedule": timedelta(hours=6)},
+    "finance-late-fees": {"task": "finance.late_fees", "schedule": timedelta(hours=24)},
 }
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.LoggingSMSBackend")
 
