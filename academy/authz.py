@@ -22,6 +22,8 @@ from uuid import uuid4
 
 from django.core.cache import cache
 
+from academy.roles import STAFF_ROLES
+
 TTL = 300
 VERSION_KEY = "authz:version"
 
@@ -51,11 +53,13 @@ def _read(user) -> Grants:
 
     backend = ModelBackend()
     permissions = backend._get_permissions(user, None, "user") | backend._get_permissions(user, None, "group")
-    return Grants(
-        roles=frozenset(group.name for group in user.groups.all()),
-        permissions=frozenset(permissions),
-        location_ids=frozenset(location.pk for location in user.locations.all()) or None,
-    )
+    roles = frozenset(group.name for group in user.groups.all())
+    location_ids = frozenset()  # not staff: no location through staff views
+    if user.is_superuser:
+        location_ids = None
+    elif roles & STAFF_ROLES:
+        location_ids = frozenset(location.pk for location in user.locations.all()) or None
+    return Grants(roles=roles, permissions=frozenset(permissions), location_ids=location_ids)
 
 
 def grants_for(user) -> Grants:

@@ -35,6 +35,22 @@ def staff_required(view):
     return wrapper
 
 
+def staff_permission_required(permission: str):
+    """``staff_required`` plus one model permission (403 without it)."""
+
+    def decorator(view):
+        @staff_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                raise PermissionDenied("You do not have permission to open this page.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def staff_layout_context(request) -> dict:
     """What ``base_staff.html`` needs: the locations the user may switch between and the
     one chosen with ``?location=`` (ignored when it is not one of them)."""

@@ -37,6 +37,11 @@ def main() -> None:
         page = desktop.new_page()
         sign_in(page, "/staff/login/", "admin")
         page.screenshot(path=OUT / "staff-dashboard.png", full_page=True)
+        page.goto(f"{BASE}/staff/students/")
+        page.screenshot(path=OUT / "staff-students.png")
+        page.get_by_test_id("student-table").locator("tbody tr a").first.click()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=OUT / "staff-student-detail.png", full_page=True)
         desktop.close()
 
         phone = browser.new_context(viewport={"width": 390, "height": 760}, is_mobile=True, device_scale_factor=2)
