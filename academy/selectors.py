@@ -1,7 +1,7 @@
 """Reads of the academy app. ``location_ids_visible_to`` is the one place that decides
 which locations a user may see; every other scoped selector builds on it."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from academy.authz import grants_for
 from academy.models import (
@@ -85,3 +85,23 @@ def class_session_list(*, user: User) -> QuerySet[ClassSession]:
         user=user,
         field="section__location_id",
     )
+
+
+# --- staff portal: read-only structure pages ---------------------------------------------
+
+
+def academic_year_list_with_terms() -> QuerySet[AcademicYear]:
+    """Academic years, newest first, each with its terms (``terms``) in date order."""
+    terms = Term.objects.order_by("start_date", "name")
+    return academic_year_list().prefetch_related(Prefetch("terms", queryset=terms))
+
+
+def program_list_with_courses() -> QuerySet[Program]:
+    """Programs, each with its courses (``courses``) and their grade levels."""
+    return program_list().prefetch_related(Prefetch("courses", queryset=course_list().order_by("code")))
+
+
+def location_list_with_facilities(*, user: User) -> QuerySet[Location]:
+    """The locations ``user`` may see, each with its facilities (``facilities``)."""
+    facilities = Facility.objects.order_by("name")
+    return location_list(user=user).prefetch_related(Prefetch("facilities", queryset=facilities))

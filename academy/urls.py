@@ -3,11 +3,18 @@ with ``families.staff_urls`` (dashboard and student pages) in the ``staff`` name
 
 from django.urls import path
 
-from academy import views
+from academy import staff_structure_views, views
 
 app_name = "staff"
 
 urlpatterns = [
     path("login/", views.StaffLoginView.as_view(), name="login"),
     path("logout/", views.StaffLogoutView.as_view(), name="logout"),
+    # academy structure, read only (academy.staff_structure_views)
+    path("structure/", staff_structure_views.structure_overview, name="structure"),
+    path("structure/locations/", staff_structure_views.structure_locations, name="structure-locations"),
+    path("structure/years/", staff_structure_views.structure_years, name="structure-years"),
+    path("structure/grades/", staff_structure_views.structure_grades, name="structure-grades"),
+    path("structure/programs/", staff_structure_views.structure_programs, name="structure-programs"),
+    path("structure/sections/", staff_structure_views.structure_sections, name="structure-sections"),
 ]
