@@ -346,6 +346,7 @@ def seed_families(env: str, log: Log) -> None:
                 ),
                 primary=_link_spec(family.primary, PRIMARY),
                 others=others,
+                notify_guardians=False,  # demo data: nobody to welcome
             )
             tally.add("students", True)
     tally.report(log)

@@ -20,7 +20,27 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ("status", "type", "priority", "kind", "location")
     search_fields = ("title", "recipient_name", "recipient__username", "recipient_key")
     list_select_related = ("recipient", "location")
-    readonly_fields = [field.name for field in Notification._meta.fields]
+    # message and metadata through methods that hide a private message's sign-in link
+    exclude = ("message", "metadata", "action_url")
+    readonly_fields = [
+        {"message": "message_shown", "metadata": "metadata_shown", "action_url": "action_url_shown"}.get(
+            field.name, field.name
+        )
+        for field in Notification._meta.fields
+    ]
+
+    @admin.display(description="message")
+    def message_shown(self, notification):
+        return Notification.PRIVATE_PLACEHOLDER if notification.is_private else notification.message
+
+    @admin.display(description="action url")
+    def action_url_shown(self, notification):
+        return "" if notification.is_private else notification.action_url
+
+    @admin.display(description="metadata")
+    def metadata_shown(self, notification):
+        return {} if notification.is_private else notification.metadata
+
     inlines = [DeliveryInline]
 
     def has_add_permission(self, request):

@@ -93,6 +93,14 @@ class Notification(TimeStampedModel):
             ),
         ]
 
+    # Messages that carry a personal sign-in link: only their recipient may read them.
+    PRIVATE_KINDS = frozenset({"password_reset", "portal_invitation"})
+    PRIVATE_PLACEHOLDER = "This message held a personal sign-in link; only its recipient can read it."
+
+    @property
+    def is_private(self) -> bool:
+        return self.kind in self.PRIVATE_KINDS
+
     def __str__(self) -> str:
         return self.title
 

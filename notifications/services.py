@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template import Context, TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from academy.common.services import validated_save
@@ -49,10 +49,15 @@ class NotifyResult:
     skipped: int = 0  # recipients already notified under the same dedupe key
 
 
+def _render_plain(name: str, context: dict) -> str:
+    """A plain-text template without HTML escaping (O'Brien stays O'Brien)."""
+    return get_template(name).template.render(Context(context, autoescape=False))
+
+
 def notification_render(kind: str, context: dict) -> Rendered:
     """Render ``templates/notifications/<kind>.subject.txt``, ``.txt`` and optional ``.html``."""
-    title = render_to_string(f"notifications/{kind}.subject.txt", context).strip()
-    text = render_to_string(f"notifications/{kind}.txt", context).strip()
+    title = _render_plain(f"notifications/{kind}.subject.txt", context).strip()
+    text = _render_plain(f"notifications/{kind}.txt", context).strip()
     try:
         html = render_to_string(f"notifications/{kind}.html", context)
     except TemplateDoesNotExist:

@@ -130,3 +130,19 @@ def test_the_sweep_requeues_stale_pending_and_fails_interrupted_sends(django_cap
     sms.refresh_from_db()
     assert email.status == Delivery.Status.SENT and len(mail.outbox) == 1
     assert sms.status == Delivery.Status.FAILED and "Interrupted" in sms.last_error
+
+
+def test_plain_text_and_titles_are_not_html_escaped(db):
+    from notifications.services import notification_render
+
+    rendered = notification_render(
+        "student_admitted",
+        {
+            "guardian_name": "Seán O'Brien",
+            "student_name": "Aoife <O'Brien>",
+            "location_name": "A & B",
+            "student_number": "1",
+        },
+    )
+    assert "Seán O'Brien" in rendered.text and "Aoife <O'Brien>" in rendered.title and "A & B" in rendered.title
+    assert "O&#x27;Brien" in rendered.html  # the HTML part stays escaped
