@@ -19,6 +19,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from academy.services import roles_sync
+from families.selectors import guardian_recipient_key
+from notifications.models import Notification
 from tests.factories.academy import (
     AcademicYearFactory,
     ClassSessionFactory,
@@ -129,7 +131,15 @@ def world(structure, location, other_location, office, other_office, academy_adm
     co_link = StudentGuardianFactory(
         student=children[0], guardian=co_guardian, relationship_type="secondary", relation="Stepfather"
     )
+    notification = Notification.objects.create(
+        recipient=guardian.portal_user,
+        recipient_key=guardian_recipient_key(guardian),
+        kind="student_admitted",
+        title="Welcome",
+        message="Your child was admitted.",
+    )
     return SimpleNamespace(
+        notification=notification,
         s=structure,
         location=location,
         other_location=other_location,
