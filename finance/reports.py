@@ -102,7 +102,7 @@ def invoice_details(*, user, status: str | None = None, date_from=None, date_to=
             "amount_paid",
             student_number=F("student__student_number"),
             student_name=F("student__last_name"),
-            billed_to=F("billed_to__last_name"),
+            billed_to_name=F("billed_to__last_name"),
             location_name=F("location__name"),
         )
         .annotate(balance=_open_amount())
@@ -124,7 +124,7 @@ def payment_history(*, user, date_from=None, date_to=None) -> list[dict]:
             "method",
             "reference",
             student_number=F("student__student_number"),
-            payer=F("payer__last_name"),
+            payer_name=F("payer__last_name"),
             location_name=F("location__name"),
         )
     )

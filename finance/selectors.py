@@ -4,12 +4,16 @@ by an unpaid balance?" for every interface."""
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from academy.common.money import money
+from academy.selectors import scoped_to_locations
 from families.selectors import students_visible_to
 from finance.models import (
     Adjustment,
+    BillingRun,
+    FeeStructure,
+    FeeType,
     FinancePolicy,
     Invoice,
     InvoiceLine,
@@ -256,6 +260,75 @@ def statement_for_guardian(*, guardian, date_from=None, date_to=None) -> FamilyS
     from families.selectors import students_paid_for_by
 
     children = list(students_paid_for_by(guardian=guardian).select_related("location"))
+    return FamilyStatement(
+        guardian=guardian,
+        date_from=date_from,
+        date_to=date_to,
+        statements=[statement_for_student(student=child, date_from=date_from, date_to=date_to) for child in children],
+    )
+
+
+# --- reads of the REST API (finance.api) -----------------------------------------------
+
+
+def fee_type_list() -> QuerySet[FeeType]:
+    return FeeType.objects.all()
+
+
+def fee_structure_list(*, user) -> QuerySet[FeeStructure]:
+    """Fee structures of the locations ``user`` may see."""
+    return scoped_to_locations(
+        FeeStructure.objects.select_related(
+            "location", "fee_type", "academic_year", "term", "grade_level", "program", "course"
+        ),
+        user=user,
+    )
+
+
+def invoice_list_with_lines(*, user) -> QuerySet[Invoice]:
+    """``invoice_list`` with each invoice's lines (and their fee types) in one more query."""
+    return invoice_list(user=user).prefetch_related(
+        Prefetch("lines", queryset=InvoiceLine.objects.select_related("fee_type").order_by("description", "pk"))
+    )
+
+
+def payment_list_with_allocations(*, user) -> QuerySet[Payment]:
+    """``payment_list`` with verification, reversal and allocations (with invoice numbers)
+    loaded in a fixed number of queries."""
+    return (
+        payment_list(user=user)
+        .select_related("verification", "reversal")
+        .prefetch_related(
+            Prefetch(
+                "allocations",
+                queryset=PaymentAllocation.objects.select_related("invoice").order_by("created_at", "pk"),
+            )
+        )
+    )
+
+
+def adjustment_list(*, user) -> QuerySet[Adjustment]:
+    """Adjustments on invoices of the students ``user`` may see."""
+    return Adjustment.objects.filter(student__in=students_visible_to(user)).select_related(
+        "invoice", "student", "requested_by", "decided_by"
+    )
+
+
+def billing_run_list(*, user) -> QuerySet[BillingRun]:
+    """Billing runs of the locations ``user`` may see."""
+    return scoped_to_locations(
+        BillingRun.objects.select_related("location", "academic_year", "term", "created_by"), user=user
+    )
+
+
+def statement_for_guardian_seen_by(*, guardian, user, date_from=None, date_to=None) -> FamilyStatement:
+    """``statement_for_guardian`` limited to the children ``user`` may see: a parent sees
+    every child they pay for; location-limited staff only the children at their locations."""
+    from families.selectors import students_paid_for_by
+
+    children = list(
+        students_paid_for_by(guardian=guardian).filter(pk__in=students_visible_to(user).values("pk")).distinct()
+    )
     return FamilyStatement(
         guardian=guardian,
         date_from=date_from,

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from finance.notices import payment_reminders_send
 from finance.services.billing import billing_run_execute
 from finance.services.invoices import invoices_mark_overdue
 from finance.services.late_fees import late_fees_apply
@@ -21,3 +22,10 @@ def late_fees_task() -> dict:
     """Daily: charge the late fees the location policies call for (each once)."""
     result = late_fees_apply()
     return {"charged": result.charged, "skipped": result.skipped}
+
+
+@shared_task(name="finance.payment_reminders")
+def payment_reminders_task() -> dict:
+    """Daily: invoices due soon, and overdue ones once a week (each reminder once)."""
+    result = payment_reminders_send()
+    return {"due_soon": result.due_soon, "overdue": result.overdue, "skipped": result.skipped}

@@ -4,7 +4,11 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from academy.api import views as academy_api
+from enrollment.api import views as enrollment_api
 from families.api import views as families_api
+from families.api.notifications import GuardianNotificationList
+from finance.api import views as finance_api
+from notifications.api.views import NotificationViewSet
 
 router = DefaultRouter()
 router.APIRootView = academy_api.ApiRootView
@@ -25,8 +29,25 @@ router.register("students", families_api.StudentViewSet, basename="student")
 router.register("guardians", families_api.GuardianViewSet, basename="guardian")
 router.register("student-guardians", families_api.StudentGuardianViewSet, basename="student-guardian")
 
+# finance: fees, invoices, payments, adjustments, billing runs (statements and reports: finance.api.urls)
+router.register("fee-types", finance_api.FeeTypeViewSet, basename="fee-type")
+router.register("fee-structures", finance_api.FeeStructureViewSet, basename="fee-structure")
+router.register("invoices", finance_api.InvoiceViewSet, basename="invoice")
+router.register("payments", finance_api.PaymentViewSet, basename="payment")
+router.register("adjustments", finance_api.AdjustmentViewSet, basename="adjustment")
+router.register("billing-runs", finance_api.BillingRunViewSet, basename="billing-run")
+
+# enrollment: students in sections, waitlists
+router.register("enrollments", enrollment_api.EnrollmentViewSet, basename="enrollment")
+router.register("waitlist", enrollment_api.WaitlistViewSet, basename="waitlist-entry")
+
+# notifications: the caller's own inbox
+router.register("notifications", NotificationViewSet, basename="notification")
+
 urlpatterns = [
     path("auth/token/", academy_api.TokenObtainView.as_view(), name="api-token"),
     path("me/", families_api.MeView.as_view(), name="api-me"),
+    path("guardians/<uuid:pk>/notifications/", GuardianNotificationList.as_view(), name="guardian-notifications"),
+    path("", include("finance.api.urls")),
     path("", include(router.urls)),
 ]

@@ -26,6 +26,7 @@ from finance.models import (
     PaymentVerification,
     Refund,
 )
+from finance.notices import payment_receipt_notify
 from finance.services.ledger import (
     ZERO,
     accounts_lock,
@@ -129,7 +130,9 @@ def payment_record(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
-    payment.full_clean(exclude=["receipt_number", "collected_by"])
+    # The key's uniqueness is left to the database: a concurrent request with the same key
+    # then fails on insert and replays the first payment below (instead of a 400).
+    payment.full_clean(exclude=["receipt_number", "collected_by", "idempotency_key"])
     payment.receipt_number = number_next(RECEIPT_NUMBERS)
     try:
         with transaction.atomic():
@@ -153,6 +156,7 @@ def payment_record(
         _validate_allocations(payment, students, allocations)
     if not payment.requires_verification:
         _payment_apply(payment, students, accounts, allocations, actor)
+    payment_receipt_notify(payment=payment, actor=actor)
     return PaymentResult(payment, created=True)
 
 

@@ -29,6 +29,7 @@ ALWAYS_405 = expect(405, 405, 405, 405, 405, 405)
 EVERYONE_READS = expect(200, 200, 200, 200, 200, 401)
 CHILD_READ = expect(200, 404, 200, 200, 404, 401)
 CHILD_CHANGE = expect(200, 404, 200, 403, 403, 401)
+OWN_ONLY = expect(404, 404, 404, 200, 404, 401)
 
 
 # (case id, method, path(world), body(world) or None, expected status per actor)
@@ -292,6 +293,19 @@ CASES = [
         expect(204, 404, 204, 403, 403, 401),
     ),
     ("links-put", "put", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", lambda w: {}, ALWAYS_405),
+    # --- notifications: the caller's own; staff see what a family was sent ---
+    ("notifications-list", "get", lambda w: f"{V1}/notifications/", None, EVERYONE_READS),
+    ("notifications-unread", "get", lambda w: f"{V1}/notifications/unread-count/", None, EVERYONE_READS),
+    ("notifications-get", "get", lambda w: f"{V1}/notifications/{w.notification.pk}/", None, OWN_ONLY),
+    ("notifications-read", "post", lambda w: f"{V1}/notifications/{w.notification.pk}/read/", lambda w: {}, OWN_ONLY),
+    ("notifications-read-all", "post", lambda w: f"{V1}/notifications/read-all/", lambda w: {}, EVERYONE_READS),
+    (
+        "guardian-notifications",
+        "get",
+        lambda w: f"{V1}/guardians/{w.guardian.pk}/notifications/",
+        None,
+        expect(200, 404, 200, 403, 403, 401),
+    ),
 ]
 
 
@@ -323,6 +337,9 @@ def test_every_api_operation_is_in_the_matrix(world):
     """A new endpoint or method without a row in the matrix fails here."""
     from drf_spectacular.generators import SchemaGenerator
 
+    from tests.enrollment.test_api import enrollment_operations_covered
+    from tests.finance.test_api_permissions import finance_operations_covered
+
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = {
         (method, path)
@@ -331,6 +348,8 @@ def test_every_api_operation_is_in_the_matrix(world):
         if method in ("get", "post", "patch", "put", "delete")
     }
     covered = {(method, UUID.sub("{id}", path(world))) for _id, method, path, _body, _expected in CASES}
+    covered |= finance_operations_covered()  # finance has its own matrix: tests/finance/test_api_permissions.py
+    covered |= enrollment_operations_covered()  # tests/enrollment/test_api.py
     # the token endpoint has its own tests (test_auth.py): anybody may call it
     missing = operations - covered - {("post", "/api/v1/auth/token/")}
     assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"

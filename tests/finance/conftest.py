@@ -2,6 +2,7 @@ import pytest
 
 from tests.factories.academy import finance_user
 from tests.factories.families import StudentFactory
+from tests.finance.api_fixtures import as_user, client_for, money, roles  # noqa: F401 (fixtures of the API tests)
 
 
 @pytest.fixture

@@ -1,0 +1,613 @@
+"""API serializers of the finance app.
+
+Output: ``ModelSerializer``s with explicit fields; money is a decimal string with two
+places (``"150.00"``), never a float. Input: plain serializers that check shape; ids
+must name records the caller may see (``ScopedPrimaryKeyField``); the services decide
+the rest (a closed invoice, an over-allocation, approving one's own adjustment).
+"""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api.serializers import SMALL_INT_MAX
+from academy.selectors import academic_year_list, course_list, grade_level_list, location_list, program_list, term_list
+from families.selectors import guardians_visible_to, students_visible_to
+from finance.models import (
+    Adjustment,
+    BillingRun,
+    FeeStructure,
+    FeeType,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentAllocation,
+)
+from finance.selectors import fee_structure_list, fee_type_list, invoice_list
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
+MAX_LINES = 50
+MAX_ALLOCATIONS = 50
+
+
+def money_out(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(read_only=True, **MONEY, **kwargs)
+
+
+def _status(enum_name: str, choices, **kwargs) -> NamedChoiceField:
+    return NamedChoiceField(choices=choices, enum_name=enum_name, **kwargs)
+
+
+# --- output: fees --------------------------------------------------------------------
+
+
+class FeeTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FeeType
+        fields = ["id", "code", "name", "is_active", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class FeeStructureSerializer(serializers.ModelSerializer):
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    fee_type_code = serializers.CharField(source="fee_type.code", read_only=True)
+    frequency = _status("FeeFrequency", FeeStructure.Frequency.choices, read_only=True)
+    amount = money_out()
+
+    class Meta:
+        model = FeeStructure
+        fields = [
+            "id",
+            "name",
+            "location",
+            "location_code",
+            "academic_year",
+            "term",
+            "grade_level",
+            "program",
+            "course",
+            "fee_type",
+            "fee_type_code",
+            "amount",
+            "frequency",
+            "due_days",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- output: invoices ------------------------------------------------------------------
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    fee_type_code = serializers.CharField(source="fee_type.code", read_only=True)
+    unit_amount = money_out()
+    amount = money_out()
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id",
+            "fee_type",
+            "fee_type_code",
+            "fee_structure",
+            "description",
+            "quantity",
+            "unit_amount",
+            "amount",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    student_number = serializers.CharField(source="student.student_number", read_only=True)
+    student_name = serializers.CharField(source="student.full_name", read_only=True)
+    billed_to_name = serializers.CharField(source="billed_to.full_name", read_only=True)
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    status = _status("InvoiceStatus", Invoice.Status.choices, read_only=True)
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+    total = money_out(help_text="Sum of the lines.")
+    adjusted = money_out(source="amount_adjusted", help_text="Approved adjustments: debits +, credits -.")
+    paid = money_out(source="amount_paid", help_text="Paid so far (allocations of payments and credit).")
+    balance = money_out(help_text="Still to pay; 0.00 once cancelled or carried forward.")
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "invoice_number",
+            "student",
+            "student_number",
+            "student_name",
+            "billed_to",
+            "billed_to_name",
+            "location",
+            "location_code",
+            "academic_year",
+            "term",
+            "issue_date",
+            "due_date",
+            "description",
+            "billing_period",
+            "status",
+            "lines",
+            "total",
+            "adjusted",
+            "paid",
+            "balance",
+            "paid_date",
+            "carried_from",
+            "cancelled_at",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- output: payments ------------------------------------------------------------------
+
+
+class PaymentAllocationSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.invoice_number", read_only=True, default=None)
+    kind = _status("AllocationKind", PaymentAllocation.Kind.choices, read_only=True)
+    amount = money_out(help_text="Negative when money moves out (credit applied, reversal, refund).")
+
+    class Meta:
+        model = PaymentAllocation
+        fields = ["id", "student", "invoice", "invoice_number", "amount", "kind", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    student_number = serializers.CharField(source="student.student_number", read_only=True, default=None)
+    guardian = serializers.PrimaryKeyRelatedField(source="payer", read_only=True, help_text="The paying guardian.")
+    guardian_number = serializers.CharField(source="payer.guardian_number", read_only=True, default=None)
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
+    amount = money_out()
+    verification = serializers.SerializerMethodField(
+        help_text="`not_required`, `pending` (cheque or transfer not yet checked), `cleared` or `rejected`."
+    )
+    reversed = serializers.SerializerMethodField(help_text="Whether a reversal undid this payment.")
+    collected_by = serializers.CharField(source="collected_by.username", read_only=True, default=None)
+    allocations = PaymentAllocationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "receipt_number",
+            "student",
+            "student_number",
+            "guardian",
+            "guardian_number",
+            "location",
+            "location_code",
+            "amount",
+            "method",
+            "reference",
+            "external_transaction_id",
+            "requires_verification",
+            "verification",
+            "reversed",
+            "received_at",
+            "collected_by",
+            "notes",
+            "allocations",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_verification(self, payment) -> str:
+        if not payment.requires_verification:
+            return "not_required"
+        verification = getattr(payment, "verification", None)
+        return verification.outcome if verification is not None else "pending"
+
+    def get_reversed(self, payment) -> bool:
+        return getattr(payment, "reversal", None) is not None
+
+
+class PaymentReversalSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    payment = serializers.UUIDField(source="payment_id", read_only=True)
+    reason = serializers.CharField(read_only=True)
+    reversed_by = serializers.CharField(source="reversed_by.username", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+# --- output: adjustments and billing runs ----------------------------------------------
+
+
+class AdjustmentSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.invoice_number", read_only=True)
+    student_number = serializers.CharField(source="student.student_number", read_only=True)
+    kind = _status("AdjustmentKind", Adjustment.Kind.choices, read_only=True)
+    status = _status("AdjustmentStatus", Adjustment.Status.choices, read_only=True)
+    amount = money_out(help_text="Always positive; the kind says whether it credits or debits.")
+    signed_amount = money_out(help_text="What it does to the balance: credits negative, debits positive.")
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Adjustment
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "student",
+            "student_number",
+            "kind",
+            "amount",
+            "signed_amount",
+            "reason",
+            "status",
+            "requested_by",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    location_code = serializers.CharField(source="location.code", read_only=True)
+    status = _status("BillingRunStatus", BillingRun.Status.choices, read_only=True)
+    frequency = _status("FeeFrequency", BillingRun._meta.get_field("frequency").choices, read_only=True)
+    amount_billed = money_out()
+    percent = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField(help_text="Poll this URL for progress.")
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "url",
+            "status",
+            "location",
+            "location_code",
+            "academic_year",
+            "term",
+            "frequency",
+            "period",
+            "issue_date",
+            "due_date",
+            "total",
+            "processed",
+            "percent",
+            "invoices_created",
+            "skipped",
+            "amount_billed",
+            "error",
+            "started_at",
+            "finished_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, run) -> str:
+        return reverse("billing-run-detail", args=[run.pk], request=self.context.get("request"))
+
+
+# --- output: statements ----------------------------------------------------------------
+
+
+class StudentRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True, source="pk")
+    student_number = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True, source="full_name")
+
+
+class GuardianRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True, source="pk")
+    guardian_number = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True, source="full_name")
+
+
+class StatementEntrySerializer(serializers.Serializer):
+    date = serializers.DateField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    debit = money_out(help_text="Adds to what is owed.")
+    credit = money_out(help_text="Takes off what is owed.")
+    balance = money_out(help_text="Running balance after this entry.")
+
+
+class StudentStatementSerializer(serializers.Serializer):
+    student = StudentRefSerializer(read_only=True)
+    date_from = serializers.DateField(read_only=True, allow_null=True)
+    date_to = serializers.DateField(read_only=True, allow_null=True)
+    opening_balance = money_out()
+    entries = StatementEntrySerializer(source="lines", many=True, read_only=True)
+    total_debits = money_out()
+    total_credits = money_out()
+    closing_balance = money_out(help_text="Positive: the family owes; negative: account credit.")
+
+
+class FamilyStatementEntrySerializer(StatementEntrySerializer):
+    student = StudentRefSerializer(read_only=True)
+
+
+class FamilyChildSerializer(serializers.Serializer):
+    student = StudentRefSerializer(read_only=True)
+    opening_balance = money_out()
+    closing_balance = money_out()
+
+
+class FamilyStatementSerializer(serializers.Serializer):
+    guardian = GuardianRefSerializer(read_only=True)
+    date_from = serializers.DateField(read_only=True, allow_null=True)
+    date_to = serializers.DateField(read_only=True, allow_null=True)
+    opening_balance = money_out()
+    entries = FamilyStatementEntrySerializer(
+        many=True, read_only=True, help_text="Every child's entries by date; the balance is the family's."
+    )
+    children = FamilyChildSerializer(many=True, read_only=True)
+    closing_balance = money_out()
+
+
+# --- output: reports -------------------------------------------------------------------
+
+
+class StudentBalanceRowSerializer(serializers.Serializer):
+    student_id = serializers.UUIDField(read_only=True)
+    student_number = serializers.CharField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    location_name = serializers.CharField(read_only=True)
+    balance = money_out(help_text="Positive: owed; negative: account credit.")
+
+
+class LocationSummaryRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    active_students = serializers.IntegerField(read_only=True)
+    invoiced = money_out()
+    collected = money_out()
+    outstanding = money_out()
+    overdue = money_out()
+
+
+class InvoiceDetailRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    issue_date = serializers.DateField(read_only=True)
+    due_date = serializers.DateField(read_only=True)
+    status = _status("InvoiceStatus", Invoice.Status.choices, read_only=True)
+    student_number = serializers.CharField(read_only=True)
+    student_name = serializers.CharField(read_only=True)
+    billed_to_name = serializers.CharField(read_only=True, help_text="The billed guardian's last name.")
+    location_name = serializers.CharField(read_only=True)
+    total = money_out()
+    amount_adjusted = money_out()
+    amount_paid = money_out()
+    balance = money_out()
+
+
+class PaymentHistoryRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    receipt_number = serializers.CharField(read_only=True)
+    received_at = serializers.DateTimeField(read_only=True)
+    amount = money_out()
+    method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
+    reference = serializers.CharField(read_only=True)
+    student_number = serializers.CharField(read_only=True, allow_null=True)
+    payer_name = serializers.CharField(read_only=True, allow_null=True, help_text="The paying guardian's last name.")
+    location_name = serializers.CharField(read_only=True)
+
+
+class OverdueInvoiceRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    due_date = serializers.DateField(read_only=True)
+    days_overdue = serializers.IntegerField(read_only=True)
+    bucket = serializers.CharField(read_only=True, help_text="0-30, 31-60, 61-90 or 90+ days past due.")
+    student_number = serializers.CharField(read_only=True)
+    student_name = serializers.CharField(read_only=True)
+    location_name = serializers.CharField(read_only=True)
+    balance = money_out()
+
+
+class AgeingBucketSerializer(serializers.Serializer):
+    bucket = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    amount = money_out()
+
+
+class DailyCollectionRowSerializer(serializers.Serializer):
+    day = serializers.DateField(read_only=True)
+    method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    amount = money_out()
+
+
+class MonthlyRevenueRowSerializer(serializers.Serializer):
+    month = serializers.DateField(read_only=True, help_text="The first day of the month.")
+    invoiced = money_out()
+    collected = money_out()
+
+
+# --- input -----------------------------------------------------------------------------
+
+
+def _visible_students(user):
+    return students_visible_to(user)
+
+
+def _visible_guardians(user):
+    return guardians_visible_to(user)
+
+
+def _visible_locations(user):
+    return location_list(user=user)
+
+
+def _visible_invoices(user):
+    return invoice_list(user=user)
+
+
+class FeeTypeInputSerializer(InputSerializer):
+    code = serializers.CharField(max_length=30, help_text="TUITION, ENROLLMENT, EXAM, ...; stored upper case.")
+    name = serializers.CharField(max_length=100)
+    is_active = serializers.BooleanField(required=False)
+
+
+class FeeStructureInputSerializer(InputSerializer):
+    name = serializers.CharField(max_length=200)
+    location = ScopedPrimaryKeyField(scope=_visible_locations, help_text="A location the caller may see.")
+    academic_year = ScopedPrimaryKeyField(scope=lambda user: academic_year_list(), required=False, allow_null=True)
+    term = ScopedPrimaryKeyField(scope=lambda user: term_list(), required=False, allow_null=True)
+    grade_level = ScopedPrimaryKeyField(scope=lambda user: grade_level_list(), required=False, allow_null=True)
+    program = ScopedPrimaryKeyField(scope=lambda user: program_list(), required=False, allow_null=True)
+    course = ScopedPrimaryKeyField(scope=lambda user: course_list(), required=False, allow_null=True)
+    fee_type = ScopedPrimaryKeyField(scope=lambda user: fee_type_list())
+    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    frequency = _status("FeeFrequency", FeeStructure.Frequency.choices, required=False)
+    due_days = serializers.IntegerField(min_value=0, max_value=SMALL_INT_MAX, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class InvoiceLineInputSerializer(InputSerializer):
+    fee_structure = ScopedPrimaryKeyField(
+        scope=lambda user: fee_structure_list(user=user),
+        required=False,
+        allow_null=True,
+        help_text="Charge a fee structure (its fee type and amount unless given).",
+    )
+    fee_type = ScopedPrimaryKeyField(scope=lambda user: fee_type_list(), required=False, allow_null=True)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    quantity = serializers.IntegerField(min_value=1, max_value=SMALL_INT_MAX, required=False)
+    unit_amount = serializers.DecimalField(**POSITIVE_MONEY, required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if not attrs.get("fee_structure") and not attrs.get("fee_type"):
+            raise serializers.ValidationError({"fee_type": ["Give a fee type or a fee structure."]})
+        if not attrs.get("fee_structure") and attrs.get("unit_amount") is None:
+            raise serializers.ValidationError({"unit_amount": ["A custom line needs an amount."]})
+        return attrs
+
+
+class InvoiceCreateSerializer(InputSerializer):
+    """Issue an invoice for one student, billed to the financially responsible guardian."""
+
+    student = ScopedPrimaryKeyField(scope=_visible_students)
+    lines = InvoiceLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    issue_date = serializers.DateField(required=False, help_text="Defaults to today.")
+    due_date = serializers.DateField(required=False, help_text="Defaults to the fee structures' due days (or 14).")
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    academic_year = ScopedPrimaryKeyField(scope=lambda user: academic_year_list(), required=False, allow_null=True)
+    term = ScopedPrimaryKeyField(scope=lambda user: term_list(), required=False, allow_null=True)
+
+    def validate(self, attrs):
+        issue, due = attrs.get("issue_date"), attrs.get("due_date")
+        if issue and due and due < issue:
+            raise serializers.ValidationError({"due_date": ["The due date cannot be before the issue date."]})
+        return attrs
+
+
+class ReasonSerializer(InputSerializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class NoteSerializer(InputSerializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class AllocationInputSerializer(InputSerializer):
+    invoice = ScopedPrimaryKeyField(scope=_visible_invoices)
+    amount = serializers.DecimalField(**POSITIVE_MONEY)
+
+
+class PaymentCreateSerializer(InputSerializer):
+    """Money received for a student (``student``) or for a family (``guardian`` only:
+    spread over every child the guardian pays for). With an ``Idempotency-Key`` header,
+    a retried request returns the first payment."""
+
+    student = ScopedPrimaryKeyField(scope=_visible_students, required=False, allow_null=True)
+    guardian = ScopedPrimaryKeyField(
+        scope=_visible_guardians, required=False, allow_null=True, help_text="The paying guardian."
+    )
+    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    method = _status("PaymentMethod", Payment.Method.choices)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    external_transaction_id = serializers.CharField(max_length=100, required=False, allow_blank=True, allow_null=True)
+    received_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    notes = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    allocations = AllocationInputSerializer(
+        many=True,
+        required=False,
+        max_length=MAX_ALLOCATIONS,
+        help_text="Where the money goes; without it, the oldest due invoices first. The rest becomes credit.",
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("student") and not attrs.get("guardian"):
+            raise serializers.ValidationError({"student": ["Name the student or the paying guardian."]})
+        return attrs
+
+
+class PaymentVerifySerializer(InputSerializer):
+    cleared = serializers.BooleanField(help_text="True: the money arrived; false: the cheque or transfer failed.")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class AdjustmentCreateSerializer(InputSerializer):
+    invoice = ScopedPrimaryKeyField(scope=_visible_invoices, help_text="An open invoice.")
+    kind = _status("AdjustmentKind", Adjustment.Kind.choices)
+    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    reason = serializers.CharField(max_length=300)
+
+
+class BillingRunCreateSerializer(InputSerializer):
+    location = ScopedPrimaryKeyField(scope=_visible_locations)
+    period = serializers.CharField(max_length=40, help_text='"2025-09" for a month; the term name for a term.')
+    issue_date = serializers.DateField()
+    due_date = serializers.DateField(required=False, allow_null=True)
+    frequency = _status("FeeFrequency", FeeStructure.Frequency.choices, required=False)
+    academic_year = ScopedPrimaryKeyField(scope=lambda user: academic_year_list(), required=False, allow_null=True)
+    term = ScopedPrimaryKeyField(scope=lambda user: term_list(), required=False, allow_null=True)
+
+
+class PeriodSerializer(InputSerializer):
+    """``?from=&to=`` of statements and reports (YYYY-MM-DD, inclusive)."""
+
+    QUERY_NAMES = {"date_from": "from", "date_to": "to"}
+
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+    def to_internal_value(self, data):
+        present = {}
+        for name in self.fields:
+            value = data.get(self.QUERY_NAMES.get(name, name))
+            if value not in (None, ""):
+                present[name] = value
+        try:
+            return super().to_internal_value(present)
+        except serializers.ValidationError as error:
+            detail = error.detail if isinstance(error.detail, dict) else {"non_field_errors": error.detail}
+            raise serializers.ValidationError(
+                {self.QUERY_NAMES.get(name, name): messages for name, messages in detail.items()}
+            ) from None
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError({"to": ["The end of the period is before its start."]})
+        return attrs
+
+
+class ReportQuerySerializer(PeriodSerializer):
+    """The query string of the reports; each report reads the parameters it documents."""
+
+    location = ScopedPrimaryKeyField(scope=_visible_locations, required=False)
+    status = _status("InvoiceStatus", Invoice.Status.choices, required=False)
+    months = serializers.IntegerField(min_value=1, max_value=60, required=False)

@@ -1,0 +1,641 @@
+"""API views of the finance app (API.md): fee types and structures, invoices, append-only
+payments, adjustments, billing runs, statements and reports.
+
+Every queryset comes from ``finance.selectors`` with the caller, so a parent sees only
+their own children's money (read-only) and location-limited staff only their locations;
+out of scope is a 404. Every write validates an input serializer and calls one
+``finance.services`` function; the exception handler turns a service's
+``ValidationError`` into a 400 and a ``Conflict`` into a 409 ``{detail, code}``.
+
+Files: ``?format=pdf`` (statements) and ``?format=csv`` (reports) answer the file
+itself; ``invoices/{id}/pdf/`` and ``payments/{id}/receipt/`` are always PDFs. Errors
+are JSON whatever the format asked for.
+"""
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins
+from rest_framework import serializers as drf
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.response import Response
+
+from academy.api import AcademyAutoSchema, ApiViewSet, flatten_errors
+from academy.common.csv_stream import streamed_csv
+from families.selectors import guardians_visible_to, students_visible_to
+from finance import documents, reports, selectors, services
+from finance.api import serializers as api
+from finance.filters import (
+    AdjustmentFilterSet,
+    BillingRunFilterSet,
+    FeeStructureFilterSet,
+    FeeTypeFilterSet,
+    InvoiceFilterSet,
+    PaymentFilterSet,
+)
+from finance.models import Invoice, PaymentReversal, PaymentVerification, StudentAccount
+from finance.services.fees import fee_structure_save, fee_type_save
+from finance.services.payments import request_fingerprint
+
+IDEMPOTENCY_KEY_MAX = 100
+PDF = "application/pdf"
+CSV = "text/csv"
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """``?format=pdf`` / ``?format=csv`` name a file the view builds itself; the
+    negotiated renderer (for errors and JSON answers) stays JSON."""
+
+    FILE_FORMATS = ("pdf", "csv")
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) in self.FILE_FORMATS:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+def file_response(content: bytes, *, filename: str, content_type: str = PDF) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def query_input(request, serializer_class, context=None) -> dict:
+    """The query string checked by an input serializer; 400 with field errors."""
+    serializer = serializer_class(data=request.query_params, context=context or {"request": request})
+    if not serializer.is_valid():
+        raise ValidationError(flatten_errors(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (inclusive)."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive)."),
+]
+
+
+def format_parameter(*formats: str) -> OpenApiParameter:
+    return OpenApiParameter("format", str, enum=["json", *formats], description="`json` (default) or a file.")
+
+
+# --- fee types and structures ---------------------------------------------------------
+
+
+class FeeTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """What a charge is for: TUITION, ENROLLMENT, EXAM, TRANSPORT, ..."""
+
+    serializer_class = api.FeeTypeSerializer
+    create_serializer_class = api.FeeTypeInputSerializer
+    filterset_class = FeeTypeFilterSet
+
+    def get_queryset(self):
+        return selectors.fee_type_list()
+
+    def create(self, request, *args, **kwargs):
+        fee_type = fee_type_save(actor=request.user, data=self.validated_input())
+        return self.respond(fee_type, status=201)
+
+    def partial_update(self, request, *args, **kwargs):
+        fee_type = fee_type_save(actor=request.user, data=self.validated_input(), fee_type=self.get_object())
+        return self.respond(fee_type)
+
+
+class FeeStructureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """What is charged, to whom and when; at most one active structure per scope and fee
+    type (a second one is a 400 on ``fee_type``)."""
+
+    serializer_class = api.FeeStructureSerializer
+    create_serializer_class = api.FeeStructureInputSerializer
+    filterset_class = FeeStructureFilterSet
+
+    def get_queryset(self):
+        return selectors.fee_structure_list(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        structure = fee_structure_save(actor=request.user, data=self.validated_input())
+        return self.respond(structure, status=201)
+
+    def partial_update(self, request, *args, **kwargs):
+        structure = self.get_object()
+        structure = fee_structure_save(actor=request.user, data=self.validated_input(), structure=structure)
+        return self.respond(structure)
+
+
+# --- invoices -------------------------------------------------------------------------
+
+
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Invoices of the students the caller may see; a parent sees their children's.
+    POST issues an invoice (numbered, posted to the ledger, account credit applied);
+    ``cancel`` voids an open one with a reversing entry (409 ``invoice_not_open``)."""
+
+    serializer_class = api.InvoiceSerializer
+    create_serializer_class = api.InvoiceCreateSerializer
+    filterset_class = InvoiceFilterSet
+    parent_readable = True
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.invoice_list_with_lines(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input()
+        lines = [
+            services.LineSpec(
+                description=line.get("description", ""),
+                unit_amount=line.get("unit_amount"),
+                quantity=line.get("quantity", 1),
+                fee_type=line.get("fee_type"),
+                fee_structure=line.get("fee_structure"),
+            )
+            for line in data.pop("lines")
+        ]
+        invoice = services.invoice_issue(student=data.pop("student"), lines=lines, actor=request.user, **data)
+        return self.respond(invoice, status=201)
+
+    @extend_schema(request=api.ReasonSerializer, responses=api.InvoiceSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.change_invoice", filterset_class=None)
+    def cancel(self, request, pk=None):
+        """Void an open invoice: a reversing ledger entry, never a delete. Money paid on it
+        becomes account credit. 409 ``invoice_not_open`` when it is paid, cancelled or
+        carried forward."""
+        invoice = self.get_object()
+        data = self.validated_input(api.ReasonSerializer, partial=False)
+        invoice = services.invoice_cancel(invoice=invoice, actor=request.user, reason=data["reason"])
+        return self.respond(invoice)
+
+    @extend_schema(responses={(200, PDF): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], filterset_class=None, content_negotiation_class=FileFormatNegotiation)
+    def pdf(self, request, pk=None):
+        """The invoice as a PDF."""
+        invoice = self.get_object()
+        return file_response(documents.invoice_pdf(invoice), filename=f"{invoice.invoice_number}.pdf")
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Money received: append-only (PUT, PATCH and DELETE are 405). POST records a
+    payment for a student or a family and allocates it (oldest due first unless
+    ``allocations`` says otherwise); the rest becomes account credit.
+
+    ``Idempotency-Key`` header: the same key with the same body (from the same user)
+    answers the original payment (201, header ``Idempotent-Replayed: true``) and records
+    nothing; the same key with another body is 409 ``idempotency_key_reused``."""
+
+    serializer_class = api.PaymentSerializer
+    create_serializer_class = api.PaymentCreateSerializer
+    filterset_class = PaymentFilterSet
+    parent_readable = True
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.payment_list_with_allocations(user=self.request.user)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="A client-chosen key (at most 100 characters): a retry never records twice.",
+            )
+        ]
+    )
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input()
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+            raise ValidationError({"Idempotency-Key": [f"Use at most {IDEMPOTENCY_KEY_MAX} characters."]})
+        fingerprint = request_fingerprint({"user": str(request.user.pk), "body": request.data}) if key else ""
+        result = services.payment_record(
+            actor=request.user,
+            amount=data["amount"],
+            method=data["method"],
+            student=data.get("student"),
+            payer=data.get("guardian"),
+            reference=data.get("reference", ""),
+            external_transaction_id=data.get("external_transaction_id"),
+            received_at=data.get("received_at"),
+            allocations=(
+                [(item["invoice"], item["amount"]) for item in data["allocations"]] if "allocations" in data else None
+            ),
+            notes=data.get("notes", ""),
+            idempotency_key=key,
+            fingerprint=fingerprint,
+        )
+        response = self.respond(result.payment, status=201)
+        if not result.created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(responses={(200, PDF): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], filterset_class=None, content_negotiation_class=FileFormatNegotiation)
+    def receipt(self, request, pk=None):
+        """The payment's receipt as a PDF."""
+        payment = self.get_object()
+        return file_response(documents.receipt_pdf(payment), filename=f"{payment.receipt_number}.pdf")
+
+    @extend_schema(request=api.ReasonSerializer, responses=api.PaymentSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_model=PaymentReversal,
+        required_permission="finance.add_paymentreversal",
+        filterset_class=None,
+    )
+    def reverse(self, request, pk=None):
+        """Undo the whole payment (a bounced cheque, a mistake) with a reversing entry; the
+        payment itself stays. 409 ``already_reversed`` or ``payment_not_cleared``."""
+        payment = self.get_object()
+        data = self.validated_input(api.ReasonSerializer, partial=False)
+        services.payment_reverse(payment=payment, actor=request.user, reason=data["reason"])
+        return self.respond(payment)
+
+    @extend_schema(request=api.PaymentVerifySerializer, responses=api.PaymentSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_model=PaymentVerification,
+        required_permission="finance.add_paymentverification",
+        filterset_class=None,
+    )
+    def verify(self, request, pk=None):
+        """Record that a cheque or bank transfer cleared (its money reaches the account) or
+        was rejected. 409 ``verification_not_required`` or ``already_verified``."""
+        payment = self.get_object()
+        data = self.validated_input(api.PaymentVerifySerializer, partial=False)
+        services.payment_verify(payment=payment, actor=request.user, cleared=data["cleared"], note=data.get("note", ""))
+        return self.respond(payment)
+
+
+# --- adjustments ----------------------------------------------------------------------
+
+
+class AdjustmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Discounts, concessions, scholarships, waivers (credits), extra charges and late
+    fees (debits) on open invoices. Only approved ones reach the ledger; above the
+    location's threshold the approver must differ from the requester (409
+    ``approver_must_differ``)."""
+
+    serializer_class = api.AdjustmentSerializer
+    create_serializer_class = api.AdjustmentCreateSerializer
+    filterset_class = AdjustmentFilterSet
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.adjustment_list(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input()
+        adjustment = services.adjustment_request(
+            invoice=data["invoice"], kind=data["kind"], amount=data["amount"], reason=data["reason"], actor=request.user
+        )
+        return self.respond(adjustment, status=201)
+
+    def _decide(self, service):
+        adjustment = self.get_object()
+        data = self.validated_input(api.NoteSerializer, partial=False)
+        adjustment = service(adjustment=adjustment, actor=self.request.user, note=data.get("note", ""))
+        return self.respond(adjustment)
+
+    @extend_schema(request=api.NoteSerializer, responses=api.AdjustmentSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.approve_adjustment", filterset_class=None)
+    def approve(self, request, pk=None):
+        """Approve and post to the ledger. 409 ``approver_must_differ``, ``already_decided``
+        or ``invoice_not_open``; a credit beyond what is open is a 400."""
+        return self._decide(services.adjustment_approve)
+
+    @extend_schema(request=api.NoteSerializer, responses=api.AdjustmentSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.approve_adjustment", filterset_class=None)
+    def reject(self, request, pk=None):
+        """Reject; nothing reaches the ledger. 409 ``already_decided``."""
+        return self._decide(services.adjustment_reject)
+
+
+# --- billing runs ---------------------------------------------------------------------
+
+
+class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """One period's invoices for a location from its fee structures, as a job. POST
+    answers 202 with the run and the ``url`` to poll (``status``, ``processed``,
+    ``total``). Running a period again creates no second invoice for anybody.
+    Permissions are those of invoices (a run issues invoices)."""
+
+    serializer_class = api.BillingRunSerializer
+    create_serializer_class = api.BillingRunCreateSerializer
+    filterset_class = BillingRunFilterSet
+    permission_model = Invoice
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.billing_run_list(user=self.request.user)
+
+    @extend_schema(responses={202: api.BillingRunSerializer})
+    def create(self, request, *args, **kwargs):
+        run = services.billing_run_start(actor=request.user, **self.validated_input())
+        return self.respond(run, status=202)
+
+
+# --- statements -----------------------------------------------------------------------
+
+
+class StatementView(GenericAPIView):
+    """Base of the statements: JSON, or the PDF with ``?format=pdf``. Read like invoices
+    (staff with invoice access, parents for their own family); out of scope is 404."""
+
+    schema = AcademyAutoSchema()
+    permission_model = Invoice
+    parent_readable = True
+    content_negotiation_class = FileFormatNegotiation
+    filter_backends = []
+    pagination_class = None
+    error_statuses = {"400", "401", "403", "404"}
+
+    def period(self, request) -> dict:
+        return query_input(request, api.PeriodSerializer)
+
+    def wants_pdf(self, request) -> bool:
+        return request.query_params.get("format") == "pdf"
+
+
+class StudentStatementView(StatementView):
+    """A student's account between two dates: opening balance, every entry by document
+    date with the running balance, closing balance."""
+
+    @extend_schema(
+        parameters=[*PERIOD_PARAMETERS, format_parameter("pdf")],
+        responses={(200, "application/json"): api.StudentStatementSerializer, (200, PDF): OpenApiTypes.BINARY},
+        tags=["statements"],
+    )
+    def get(self, request, pk):
+        student = students_visible_to(request.user).filter(pk=pk).first()
+        if student is None:
+            return Response({"detail": "No such student."}, status=404)
+        period = self.period(request)
+        statement = selectors.statement_for_student(student=student, **period)
+        if self.wants_pdf(request):
+            return file_response(documents.statement_pdf(statement), filename=f"{student.student_number}.pdf")
+        return Response(api.StudentStatementSerializer(statement).data)
+
+
+def family_statement_data(statement) -> dict:
+    """The family statement as one list of entries by date (the balance is the family's)
+    and each child's opening and closing balance."""
+    balance = statement.opening_balance
+    entries = []
+    dated = [(line, s.student) for s in statement.statements for line in s.lines]
+    for line, student in sorted(dated, key=lambda item: item[0].date):  # stable: each child's order stays
+        balance += line.debit - line.credit
+        entries.append(
+            {
+                "date": line.date,
+                "description": line.description,
+                "kind": line.kind,
+                "debit": line.debit,
+                "credit": line.credit,
+                "balance": balance,
+                "student": student,
+            }
+        )
+    return {
+        "guardian": statement.guardian,
+        "date_from": statement.date_from,
+        "date_to": statement.date_to,
+        "opening_balance": statement.opening_balance,
+        "entries": entries,
+        "children": [
+            {"student": s.student, "opening_balance": s.opening_balance, "closing_balance": s.closing_balance}
+            for s in statement.statements
+        ],
+        "closing_balance": statement.closing_balance,
+    }
+
+
+class GuardianStatementView(StatementView):
+    """The family statement: every child the guardian is financially responsible for
+    (those the caller may see), with the family's opening and closing balance."""
+
+    @extend_schema(
+        parameters=[*PERIOD_PARAMETERS, format_parameter("pdf")],
+        responses={(200, "application/json"): api.FamilyStatementSerializer, (200, PDF): OpenApiTypes.BINARY},
+        tags=["statements"],
+    )
+    def get(self, request, pk):
+        guardian = guardians_visible_to(request.user).filter(pk=pk).first()
+        if guardian is None:
+            return Response({"detail": "No such guardian."}, status=404)
+        period = self.period(request)
+        statement = selectors.statement_for_guardian_seen_by(guardian=guardian, user=request.user, **period)
+        if self.wants_pdf(request):
+            return file_response(documents.statement_pdf(statement), filename=f"{guardian.guardian_number}.pdf")
+        return Response(api.FamilyStatementSerializer(family_statement_data(statement)).data)
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+class ReportView(GenericAPIView):
+    """Base of the finance reports (seed 003): rows scoped to the caller's locations, as
+    paginated JSON or, with ``?format=csv``, a streamed CSV of every row. For finance
+    staff and administrators (``finance.view_studentaccount``)."""
+
+    schema = AcademyAutoSchema()
+    permission_model = StudentAccount
+    required_permission = "finance.view_studentaccount"
+    queryset = StudentAccount.objects.none()  # for the schema only: the rows come from finance.reports
+    content_negotiation_class = FileFormatNegotiation
+    filter_backends = []
+    error_statuses = {"400", "401", "403"}
+    report_name = ""
+    row_serializer: type[drf.Serializer]
+
+    def rows(self, request, params: dict):
+        """The report's rows (a list of dicts; the overdue report a dict with buckets)."""
+        raise NotImplementedError
+
+    def get(self, request):
+        params = query_input(request, api.ReportQuerySerializer)
+        rows = self.rows(request, params)
+        if request.query_params.get("format") == "csv":
+            return self.csv_response(rows)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.row_serializer(page, many=True).data)
+
+    def csv_response(self, rows) -> StreamingHttpResponse:
+        fields = list(self.row_serializer().fields)
+        values = ([self.row_serializer(row).data[name] for name in fields] for row in rows)
+        return streamed_csv(fields, values, filename=f"{self.report_name}.csv")
+
+
+def report_schema(row_serializer, *parameters):
+    return extend_schema(
+        parameters=[*parameters, format_parameter("csv")],
+        responses={(200, "application/json"): row_serializer(many=True), (200, CSV): OpenApiTypes.STR},
+        tags=["reports"],
+    )
+
+
+LOCATION_PARAMETER = OpenApiParameter("location", OpenApiTypes.UUID, description="Only this location.")
+STATUS_PARAMETER = OpenApiParameter("status", str, enum=list(Invoice.Status.values), description="Invoice status.")
+PAGE_PARAMETER = OpenApiParameter("page", int, description="A page number within the paginated result set.")
+PAGE_SIZE_PARAMETER = OpenApiParameter("page_size", int, description="Number of results per page (at most 500).")
+MONTHS_PARAMETER = OpenApiParameter("months", int, description="How many months back (1-60, default 12).")
+
+
+class StudentBalancesReport(ReportView):
+    """Every student account with what is owed (negative: credit), largest first."""
+
+    report_name = "student-balances"
+    row_serializer = api.StudentBalanceRowSerializer
+
+    def rows(self, request, params):
+        return reports.student_balances(user=request.user, location=params.get("location"))
+
+    @report_schema(api.StudentBalanceRowSerializer, LOCATION_PARAMETER)
+    def get(self, request):
+        return super().get(request)
+
+
+class LocationSummaryReport(ReportView):
+    """Per location: active students, invoiced, collected, outstanding and overdue."""
+
+    report_name = "location-summary"
+    row_serializer = api.LocationSummaryRowSerializer
+
+    def rows(self, request, params):
+        return reports.location_summary(user=request.user)
+
+    @report_schema(api.LocationSummaryRowSerializer)
+    def get(self, request):
+        return super().get(request)
+
+
+class InvoiceDetailsReport(ReportView):
+    """Every invoice with its amounts and balance, newest first (``from``/``to`` on the
+    issue date)."""
+
+    report_name = "invoice-details"
+    row_serializer = api.InvoiceDetailRowSerializer
+
+    def rows(self, request, params):
+        return reports.invoice_details(
+            user=request.user,
+            status=params.get("status"),
+            date_from=params.get("date_from"),
+            date_to=params.get("date_to"),
+        )
+
+    @report_schema(api.InvoiceDetailRowSerializer, STATUS_PARAMETER, *PERIOD_PARAMETERS)
+    def get(self, request):
+        return super().get(request)
+
+
+class PaymentHistoryReport(ReportView):
+    """Every payment, newest first (``from``/``to`` on the receipt date)."""
+
+    report_name = "payment-history"
+    row_serializer = api.PaymentHistoryRowSerializer
+
+    def rows(self, request, params):
+        return reports.payment_history(
+            user=request.user, date_from=params.get("date_from"), date_to=params.get("date_to")
+        )
+
+    @report_schema(api.PaymentHistoryRowSerializer, *PERIOD_PARAMETERS)
+    def get(self, request):
+        return super().get(request)
+
+
+OverdueReportSerializer = inline_serializer(
+    "OverdueInvoicesReport",
+    fields={
+        "count": drf.IntegerField(),
+        "next": drf.URLField(allow_null=True),
+        "previous": drf.URLField(allow_null=True),
+        "buckets": api.AgeingBucketSerializer(
+            many=True, help_text="Totals of every overdue invoice per ageing bucket."
+        ),
+        "results": api.OverdueInvoiceRowSerializer(many=True),
+    },
+)
+
+
+class OverdueInvoicesReport(ReportView):
+    """Overdue invoices with days overdue, and the totals per ageing bucket (0-30,
+    31-60, 61-90, 90+ days). The CSV holds the invoices."""
+
+    report_name = "overdue-invoices"
+    row_serializer = api.OverdueInvoiceRowSerializer
+
+    def rows(self, request, params):
+        return reports.overdue_invoices(user=request.user)
+
+    @extend_schema(
+        parameters=[PAGE_PARAMETER, PAGE_SIZE_PARAMETER, format_parameter("csv")],
+        responses={(200, "application/json"): OverdueReportSerializer, (200, CSV): OpenApiTypes.STR},
+        tags=["reports"],
+    )
+    def get(self, request):
+        query_input(request, api.ReportQuerySerializer)
+        report = self.rows(request, {})
+        if request.query_params.get("format") == "csv":
+            return self.csv_response(report["invoices"])
+        page = self.paginate_queryset(report["invoices"])
+        response = self.get_paginated_response(self.row_serializer(page, many=True).data)
+        response.data["buckets"] = api.AgeingBucketSerializer(report["buckets"], many=True).data
+        return response
+
+
+class DailyCollectionsReport(ReportView):
+    """Money received per day and method (cleared, not reversed); the last 30 days unless
+    ``from``/``to`` say otherwise."""
+
+    report_name = "daily-collections"
+    row_serializer = api.DailyCollectionRowSerializer
+
+    def rows(self, request, params):
+        return reports.daily_collections(
+            user=request.user, date_from=params.get("date_from"), date_to=params.get("date_to")
+        )
+
+    @report_schema(api.DailyCollectionRowSerializer, *PERIOD_PARAMETERS)
+    def get(self, request):
+        return super().get(request)
+
+
+class MonthlyRevenueReport(ReportView):
+    """Per month: invoiced (by issue date) and collected (by receipt date)."""
+
+    report_name = "monthly-revenue"
+    row_serializer = api.MonthlyRevenueRowSerializer
+
+    def rows(self, request, params):
+        return reports.monthly_revenue(user=request.user, months=params.get("months", 12))
+
+    @report_schema(api.MonthlyRevenueRowSerializer, MONTHS_PARAMETER)
+    def get(self, request):
+        return super().get(request)
+
+
+__all__ = [
+    "AdjustmentViewSet",
+    "BillingRunViewSet",
+    "DailyCollectionsReport",
+    "FeeStructureViewSet",
+    "FeeTypeViewSet",
+    "GuardianStatementView",
+    "InvoiceDetailsReport",
+    "InvoiceViewSet",
+    "LocationSummaryReport",
+    "MonthlyRevenueReport",
+    "OverdueInvoicesReport",
+    "PaymentHistoryReport",
+    "PaymentViewSet",
+    "StudentBalancesReport",
+    "StudentStatementView",
+]

@@ -1,0 +1,124 @@
+"""What finance tells families: a receipt when a payment is recorded, a reminder a few
+days before an invoice falls due, and a reminder each week it stays overdue.
+
+Every message goes to the guardian who pays (the payer of a payment, the guardian an
+invoice is billed to) over the channels they asked for (``families.selectors.
+guardian_recipient``) and to their portal inbox. Each carries a dedupe key, so the daily
+job can run twice, or be retried, without telling anybody twice.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from families.selectors import guardian_billed_for, guardian_recipient
+from finance.models import Invoice, Payment
+from notifications.models import Notification
+from notifications.services import notify
+
+DUE_SOON_DAYS = 3  # remind this many days before the due date
+OVERDUE_EVERY_DAYS = 7  # then once a week while the invoice stays open after it
+
+
+def _currency() -> str:
+    return getattr(settings, "CURRENCY", "")
+
+
+def payment_receipt_notify(*, payment: Payment, actor=None) -> bool:
+    """Tell the payer that ``payment`` was received (call inside the recording
+    transaction: the deliveries go out after commit). Returns whether anybody was told."""
+    guardian = payment.payer or (guardian_billed_for(student=payment.student) if payment.student_id else None)
+    if guardian is None:
+        return False
+    recipient = guardian_recipient(guardian)
+    if not recipient.channels and recipient.user is None:
+        return False
+    context = {
+        "guardian_name": guardian.full_name,
+        "receipt_number": payment.receipt_number,
+        "amount": payment.amount,
+        "currency": _currency(),
+        "method": payment.get_method_display(),
+        "received_on": timezone.localtime(payment.received_at).date(),
+        "pending_verification": payment.requires_verification,
+        "student_name": payment.student.full_name if payment.student_id else "",
+    }
+    result = notify(
+        kind="payment_received",
+        recipients=[recipient],
+        context=context,
+        metadata={"payment": str(payment.pk), "receipt_number": payment.receipt_number},
+        actor=actor,
+        location=payment.location,
+        type=Notification.Type.SUCCESS,
+        dedupe_key=f"payment_received:{payment.pk}",
+    )
+    return bool(result.created)
+
+
+@dataclass
+class ReminderResult:
+    due_soon: int = 0
+    overdue: int = 0
+    skipped: int = 0  # already told under the same key, or nobody to tell
+
+
+def _invoice_reminder(invoice: Invoice, *, kind: str, dedupe_key: str, today: date) -> bool:
+    guardian = invoice.billed_to
+    if guardian is None:
+        return False
+    recipient = guardian_recipient(guardian)
+    if not recipient.channels and recipient.user is None:
+        return False
+    context = {
+        "guardian_name": guardian.full_name,
+        "student_name": invoice.student.full_name,
+        "invoice_number": invoice.invoice_number,
+        "balance": invoice.balance,
+        "currency": _currency(),
+        "due_date": invoice.due_date,
+        "days_overdue": (today - invoice.due_date).days,
+    }
+    result = notify(
+        kind=kind,
+        recipients=[recipient],
+        context=context,
+        metadata={"invoice": str(invoice.pk), "invoice_number": invoice.invoice_number},
+        location=invoice.location,
+        type=Notification.Type.WARNING if kind == "invoice_overdue" else Notification.Type.INFO,
+        priority=Notification.Priority.HIGH if kind == "invoice_overdue" else Notification.Priority.MEDIUM,
+        dedupe_key=dedupe_key,
+    )
+    return bool(result.created)
+
+
+def payment_reminders_send(*, today: date | None = None) -> ReminderResult:
+    """The daily reminders: invoices due in ``DUE_SOON_DAYS`` days, and open invoices a
+    whole number of weeks past their due date. The invoices are read in one query."""
+    today = today or timezone.localdate()
+    due_soon = today + timedelta(days=DUE_SOON_DAYS)
+    overdue_days = [today - timedelta(days=days) for days in range(1, 366, OVERDUE_EVERY_DAYS)]
+    invoices = (
+        Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES)
+        .filter(Q(due_date=due_soon) | Q(due_date__in=overdue_days))
+        .select_related("student", "billed_to", "billed_to__portal_user", "location")
+        .order_by("due_date", "invoice_number")
+    )
+    result = ReminderResult()
+    for invoice in invoices:
+        if invoice.due_date == due_soon:
+            told = _invoice_reminder(
+                invoice, kind="invoice_due_soon", dedupe_key=f"invoice_due_soon:{invoice.pk}", today=today
+            )
+            result.due_soon += told
+        else:
+            week = (today - invoice.due_date).days // OVERDUE_EVERY_DAYS
+            told = _invoice_reminder(
+                invoice, kind="invoice_overdue", dedupe_key=f"invoice_overdue:{invoice.pk}:{week}", today=today
+            )
+            result.overdue += told
+        result.skipped += not told
+    return result

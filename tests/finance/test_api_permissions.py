@@ -1,0 +1,233 @@
+"""The permission matrix of every finance endpoint: finance staff, office staff of the
+location, office staff of another location, academy admin, the child's parent, another
+parent and anonymous. A refused write (any status that is not 2xx) writes nothing."""
+
+import re
+
+import pytest
+
+from tests.factories.finance import FeeTypeFactory
+from tests.finance.api_fixtures import ACTORS, V1, money_rows
+
+pytestmark = pytest.mark.django_db
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+FINANCE_PATHS = (
+    "/api/v1/fee-types/",
+    "/api/v1/fee-structures/",
+    "/api/v1/invoices/",
+    "/api/v1/payments/",
+    "/api/v1/adjustments/",
+    "/api/v1/billing-runs/",
+    "/api/v1/reports/",
+)
+
+
+def expect(finance, office, other_office, admin, parent, other_parent, anonymous):
+    return dict(zip(ACTORS, (finance, office, other_office, admin, parent, other_parent, anonymous), strict=True))
+
+
+STAFF_READ = expect(200, 200, 200, 200, 403, 403, 401)
+SCOPED_STAFF_READ = expect(200, 200, 404, 200, 403, 403, 401)
+EVERYONE_READS = expect(200, 200, 200, 200, 200, 200, 401)
+CHILD_READ = expect(200, 200, 404, 200, 200, 404, 401)
+FINANCE_CREATE = expect(201, 403, 403, 201, 403, 403, 401)
+FINANCE_CHANGE = expect(200, 403, 403, 200, 403, 403, 401)
+FINANCE_ONLY_READ = expect(200, 403, 403, 200, 403, 403, 401)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405)
+
+
+def _payment_body(m):
+    return {"student": str(m.child.pk), "amount": "10.00", "method": "cash"}
+
+
+def _structure_body(m):
+    return {
+        "name": "Exam",
+        "location": str(m.location.pk),
+        "fee_type": str(FeeTypeFactory(code="EXAM").pk),
+        "amount": "9.00",
+        "frequency": "once",
+    }
+
+
+def _invoice_body(m):
+    return {"student": str(m.child.pk), "lines": [{"fee_type": str(m.fee_type.pk), "unit_amount": "12.00"}]}
+
+
+def _adjustment_body(m):
+    return {"invoice": str(m.invoice.pk), "kind": "discount", "amount": "2.00", "reason": "Loyalty"}
+
+
+def _run_body(m):
+    return {"location": str(m.location.pk), "period": "2032-01", "issue_date": "2032-01-01"}
+
+
+REPORTS = (
+    "student-balances",
+    "location-summary",
+    "invoice-details",
+    "payment-history",
+    "overdue-invoices",
+    "daily-collections",
+    "monthly-revenue",
+)
+
+# (case id, method, path(money), body(money) or None, expected status per actor)
+CASES = [
+    # --- fee types and structures ---
+    ("fee-types-list", "get", lambda m: f"{V1}/fee-types/", None, STAFF_READ),
+    ("fee-types-get", "get", lambda m: f"{V1}/fee-types/{m.fee_type.pk}/", None, STAFF_READ),
+    ("fee-types-post", "post", lambda m: f"{V1}/fee-types/", lambda m: {"code": "BUS", "name": "Bus"}, FINANCE_CREATE),
+    (
+        "fee-types-patch",
+        "patch",
+        lambda m: f"{V1}/fee-types/{m.fee_type.pk}/",
+        lambda m: {"name": "Fees"},
+        FINANCE_CHANGE,
+    ),
+    ("fee-types-put", "put", lambda m: f"{V1}/fee-types/{m.fee_type.pk}/", lambda m: {"name": "X"}, ALWAYS_405),
+    ("fee-types-delete", "delete", lambda m: f"{V1}/fee-types/{m.fee_type.pk}/", None, ALWAYS_405),
+    ("structures-list", "get", lambda m: f"{V1}/fee-structures/", None, STAFF_READ),
+    ("structures-get", "get", lambda m: f"{V1}/fee-structures/{m.structure.pk}/", None, SCOPED_STAFF_READ),
+    ("structures-post", "post", lambda m: f"{V1}/fee-structures/", _structure_body, FINANCE_CREATE),
+    (
+        "structures-patch",
+        "patch",
+        lambda m: f"{V1}/fee-structures/{m.structure.pk}/",
+        lambda m: {"amount": "155.00"},
+        FINANCE_CHANGE,
+    ),
+    ("structures-delete", "delete", lambda m: f"{V1}/fee-structures/{m.structure.pk}/", None, ALWAYS_405),
+    # --- invoices ---
+    ("invoices-list", "get", lambda m: f"{V1}/invoices/", None, EVERYONE_READS),
+    ("invoices-get", "get", lambda m: f"{V1}/invoices/{m.invoice.pk}/", None, CHILD_READ),
+    ("invoices-post", "post", lambda m: f"{V1}/invoices/", _invoice_body, FINANCE_CREATE),
+    ("invoices-patch", "patch", lambda m: f"{V1}/invoices/{m.invoice.pk}/", lambda m: {"description": "x"}, ALWAYS_405),
+    ("invoices-delete", "delete", lambda m: f"{V1}/invoices/{m.invoice.pk}/", None, ALWAYS_405),
+    (
+        "invoices-cancel",
+        "post",
+        lambda m: f"{V1}/invoices/{m.invoice.pk}/cancel/",
+        lambda m: {"reason": "Duplicate"},
+        FINANCE_CHANGE,
+    ),
+    ("invoices-pdf", "get", lambda m: f"{V1}/invoices/{m.invoice.pk}/pdf/", None, CHILD_READ),
+    # --- payments: office staff may take money; a student outside their location is a 400 ---
+    ("payments-list", "get", lambda m: f"{V1}/payments/", None, EVERYONE_READS),
+    ("payments-get", "get", lambda m: f"{V1}/payments/{m.payment.pk}/", None, CHILD_READ),
+    ("payments-post", "post", lambda m: f"{V1}/payments/", _payment_body, expect(201, 201, 400, 201, 403, 403, 401)),
+    ("payments-put", "put", lambda m: f"{V1}/payments/{m.payment.pk}/", _payment_body, ALWAYS_405),
+    ("payments-patch", "patch", lambda m: f"{V1}/payments/{m.payment.pk}/", lambda m: {"amount": "1.00"}, ALWAYS_405),
+    ("payments-delete", "delete", lambda m: f"{V1}/payments/{m.payment.pk}/", None, ALWAYS_405),
+    ("payments-receipt", "get", lambda m: f"{V1}/payments/{m.payment.pk}/receipt/", None, CHILD_READ),
+    (
+        "payments-reverse",
+        "post",
+        lambda m: f"{V1}/payments/{m.payment.pk}/reverse/",
+        lambda m: {"reason": "Mistake"},
+        FINANCE_CHANGE,
+    ),
+    (
+        "payments-verify",
+        "post",
+        lambda m: f"{V1}/payments/{m.payment.pk}/verify/",
+        lambda m: {"cleared": True},
+        expect(409, 403, 403, 409, 403, 403, 401),  # cash needs no verification
+    ),
+    # --- adjustments: finance staff only; the requester may not approve their own ---
+    ("adjustments-list", "get", lambda m: f"{V1}/adjustments/", None, FINANCE_ONLY_READ),
+    ("adjustments-get", "get", lambda m: f"{V1}/adjustments/{m.adjustment.pk}/", None, FINANCE_ONLY_READ),
+    ("adjustments-post", "post", lambda m: f"{V1}/adjustments/", _adjustment_body, FINANCE_CREATE),
+    (
+        "adjustments-patch",
+        "patch",
+        lambda m: f"{V1}/adjustments/{m.adjustment.pk}/",
+        lambda m: {"amount": "1.00"},
+        ALWAYS_405,
+    ),
+    (
+        "adjustments-approve",
+        "post",
+        lambda m: f"{V1}/adjustments/{m.adjustment.pk}/approve/",
+        lambda m: {},
+        expect(409, 403, 403, 200, 403, 403, 401),
+    ),
+    (
+        "adjustments-reject",
+        "post",
+        lambda m: f"{V1}/adjustments/{m.adjustment.pk}/reject/",
+        lambda m: {"note": "No"},
+        FINANCE_CHANGE,
+    ),
+    # --- billing runs: read like invoices, started by those who issue invoices ---
+    ("runs-list", "get", lambda m: f"{V1}/billing-runs/", None, STAFF_READ),
+    ("runs-get", "get", lambda m: f"{V1}/billing-runs/{m.run.pk}/", None, SCOPED_STAFF_READ),
+    ("runs-post", "post", lambda m: f"{V1}/billing-runs/", _run_body, expect(202, 403, 403, 202, 403, 403, 401)),
+    ("runs-delete", "delete", lambda m: f"{V1}/billing-runs/{m.run.pk}/", None, ALWAYS_405),
+    # --- statements ---
+    ("student-statement", "get", lambda m: f"{V1}/students/{m.child.pk}/statement/", None, CHILD_READ),
+    ("guardian-statement", "get", lambda m: f"{V1}/guardians/{m.guardian.pk}/statement/", None, CHILD_READ),
+    # --- reports: finance staff and administrators ---
+    *[(f"report-{name}", "get", lambda m, n=name: f"{V1}/reports/{n}/", None, FINANCE_ONLY_READ) for name in REPORTS],
+]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
+)
+def test_permission_matrix(money, as_user, actor, method, path, body, expected):
+    # given an actor and an endpoint
+    client = as_user(actor)
+    data = body(money) if body is not None else None
+    before = money_rows()
+    # when the actor calls it
+    kwargs = {"format": "json"} if data is not None else {}
+    response = getattr(client, method)(path(money), data, **kwargs)
+    # then the status is the one the matrix expects, with an error body where it is an error
+    assert response.status_code == expected[actor], response.content
+    if response.status_code >= 400:
+        error = response.json()
+        if response.status_code == 400:
+            assert error and all(isinstance(messages, list) for messages in error.values())
+        else:
+            assert "detail" in error
+        if response.status_code == 409:
+            assert "code" in error
+    # and a refused write wrote nothing
+    if method != "get" and response.status_code >= 400:
+        assert money_rows() == before
+
+
+class _AnyRecord:
+    """Stands in for the ``money`` fixture when only the paths of the matrix are wanted."""
+
+    pk = "00000000-0000-0000-0000-000000000000"
+
+    def __getattr__(self, name):
+        return _AnyRecord()
+
+
+def finance_operations_covered() -> set[tuple[str, str]]:
+    """``(method, path template)`` of every row of this matrix (for tests/api's check that
+    every API operation has a permission-matrix row somewhere)."""
+    return {(method, UUID.sub("{id}", path(_AnyRecord()))) for _id, method, path, _body, _expected in CASES}
+
+
+def test_every_finance_operation_is_in_the_matrix(money):
+    """A new finance endpoint or method without a row in the matrix fails here."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        (method, path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "put", "delete")
+        and (path.startswith(FINANCE_PATHS) or path.endswith("/statement/"))
+    }
+    covered = {(method, UUID.sub("{id}", path(money))) for _id, method, path, _body, _expected in CASES}
+    assert covered == finance_operations_covered()
+    assert len(operations) > 30
+    assert operations - covered == set()
