@@ -13,7 +13,7 @@ PARENT = "Parent"
 STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
 ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
 
-DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance")
+DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment")
 STRUCTURE_MODELS = (
     "location",
     "facility",
@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _manage("families", "studentguardian", delete=True)
         | _view("finance", "invoice", "payment", "feestructure", "feetype")
         | {"finance.add_payment"}
+        | _manage("enrollment", "enrollment", "waitlistentry")
     ),
     FINANCE: (
         _view("academy", *STRUCTURE_MODELS)
@@ -63,7 +64,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "finance.add_paymentverification",
             "finance.approve_adjustment",
         }
+        | _view("enrollment", "enrollment", "waitlistentry")
     ),
-    INSTRUCTOR: _view("academy", *STRUCTURE_MODELS) | _view("students", "student"),
+    INSTRUCTOR: _view("academy", *STRUCTURE_MODELS)
+    | _view("students", "student")
+    | _view("enrollment", "enrollment", "waitlistentry"),
     PARENT: set(),
 }

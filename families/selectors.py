@@ -2,11 +2,17 @@
 may see: ``students_visible_to``. Every page, API view and selector that lists or
 fetches students or their data goes through it."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+import datetime
+
+from django.db.models import CharField, Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, TruncMonth
+from django.utils import timezone
 
 from academy.common.search import search_words
+from academy.roles import PARENT, STAFF_ROLES
 from academy.selectors import location_ids_visible_to, scoped_to_locations
 from families.models import Guardian, StudentGuardian
+from notifications.services import Recipient
 from students.models import Student
 from students.selectors import student_list_related, student_search
 
@@ -129,3 +135,190 @@ def student_counts(*, user, location=None) -> dict:
         .order_by("location__name")
     )
     return {"total": sum(by_status.values()), "by_status": statuses, "by_location": by_location}
+
+
+def admissions_by_month(*, user, location=None, months: int = 12, today=None) -> list[tuple[datetime.date, int]]:
+    """(first day of the month, students enrolled that month) for the last ``months``
+    months up to ``today``, oldest first, months without admissions included."""
+    today = today or timezone.localdate()
+    starts, year, month = [], today.year, today.month
+    for _ in range(months):
+        starts.append(datetime.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    students = students_visible_to(user).filter(enrollment_date__gte=starts[0], enrollment_date__lte=today)
+    if location is not None:
+        students = students.filter(location=location)
+    per_month = students.order_by().annotate(month=TruncMonth("enrollment_date")).values("month")
+    counts = {(row["month"].year, row["month"].month): row["n"] for row in per_month.annotate(n=Count("pk"))}
+    return [(start, counts.get((start.year, start.month), 0)) for start in starts]
+
+
+def student_export_rows(students: QuerySet[Student]):
+    """The rows of a student CSV export for ``students`` (already scoped and filtered):
+    one query streamed in chunks, the primary guardian joined in by subqueries."""
+    primary = StudentGuardian.objects.filter(
+        student=OuterRef("pk"), relationship_type=StudentGuardian.RelationshipType.PRIMARY
+    )
+    return (
+        students.prefetch_related(None)
+        .annotate(
+            primary_name=Subquery(
+                primary.annotate(
+                    name=Concat("guardian__first_name", Value(" "), "guardian__last_name", output_field=CharField())
+                ).values("name")[:1]
+            ),
+            primary_email=Subquery(primary.values("guardian__email")[:1]),
+            primary_phone=Subquery(primary.values("guardian__phone")[:1]),
+        )
+        .values_list(
+            "student_number",
+            "first_name",
+            "last_name",
+            "preferred_name",
+            "date_of_birth",
+            "gender",
+            "email",
+            "phone",
+            "location__code",
+            "grade_level__name",
+            "academic_year__name",
+            "status",
+            "enrollment_date",
+            "primary_name",
+            "primary_email",
+            "primary_phone",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+# --- parent portal and notifications ---------------------------------------------------
+
+GUARDIAN_RECIPIENT_KEY = "families.guardian:{pk}"
+
+
+def guardian_recipient_key(guardian: Guardian) -> str:
+    """How notifications name a guardian (``Notification.recipient_key``), so staff can
+    list what a family was sent."""
+    return GUARDIAN_RECIPIENT_KEY.format(pk=guardian.pk)
+
+
+def guardian_notification_channels(guardian: Guardian, link: StudentGuardian | None = None) -> list[str]:
+    """The delivery channels ("email", "sms") to reach ``guardian`` by, besides the
+    in-app inbox of a portal login.
+
+    - with a ``link`` whose "receives communications" flag is off: none;
+    - a guardian who is not active (inactive, suspended): none;
+    - otherwise their preferred channel: e-mail, or SMS for "sms" and "phone" (a
+      written message cannot be a call; it goes to the phone they asked to be reached
+      on); e-mail as the fallback when the preferred address is missing.
+    """
+    if link is not None and not link.receives_communications:
+        return []
+    if guardian.account_status != Guardian.AccountStatus.ACTIVE:
+        return []
+    by_phone = guardian.preferred_communication in (Guardian.Communication.SMS, Guardian.Communication.PHONE)
+    if by_phone and guardian.phone:
+        return ["sms"]
+    return ["email"] if guardian.email else []
+
+
+def guardian_recipient(guardian: Guardian, *, link: StudentGuardian | None = None, in_app: bool = True) -> Recipient:
+    """``guardian`` as a ``notify()`` recipient: the channels they asked for
+    (``guardian_notification_channels``), their portal inbox while their account is
+    active, and the recipient key staff list a family's notifications by."""
+    active = guardian.account_status == Guardian.AccountStatus.ACTIVE
+    return Recipient(
+        name=guardian.full_name,
+        user=guardian.portal_user if in_app and active else None,
+        email=guardian.email,
+        phone=guardian.phone,
+        channels=tuple(guardian_notification_channels(guardian, link)),
+        key=guardian_recipient_key(guardian),
+    )
+
+
+def guardian_child_get(*, user, pk) -> tuple[Student, StudentGuardian]:
+    """One of a parent's own children and the parent's link to them (which says, e.g.,
+    whether they may see medical details). Another family's child, or a user who is not
+    an active guardian, raises ``Student.DoesNotExist`` (404). Staff-only columns are
+    not even loaded."""
+    student = student_list_related(students_visible_to(user)).defer("internal_notes", "referral_source").get(pk=pk)
+    link = (
+        StudentGuardian.objects.filter(
+            student=student, guardian__portal_user=user, guardian__account_status=Guardian.AccountStatus.ACTIVE
+        )
+        .select_related("guardian")
+        .first()
+    )
+    if link is None:  # pragma: no cover - students_visible_to already requires the link
+        raise Student.DoesNotExist
+    return student, link
+
+
+def guardians_for_password_reset(*, email: str) -> QuerySet[Guardian]:
+    """Active guardians with an active parent login whose guardian or login e-mail is
+    ``email`` (case-insensitive): who may be sent a parent-portal password reset."""
+    email = (email or "").strip()
+    if not email:
+        return Guardian.objects.none()
+    return (
+        Guardian.objects.filter(
+            Q(email__iexact=email) | Q(portal_user__email__iexact=email),
+            account_status=Guardian.AccountStatus.ACTIVE,
+            portal_user__is_active=True,
+            portal_user__groups__name=PARENT,
+        )
+        .exclude(portal_user__is_superuser=True)
+        .exclude(portal_user__groups__name__in=STAFF_ROLES)
+        .select_related("portal_user")
+        .distinct()
+    )
+
+
+# --- staff portal: guardian pages --------------------------------------------------------
+
+
+def guardian_staff_list(*, user, location=None) -> QuerySet[Guardian]:
+    """The guardians ``user`` may see (with a child at ``location``, if given), each
+    with ``children_count``: how many of their children ``user`` may see (a subquery,
+    so a page of guardians is one query)."""
+    visible_children = students_visible_to(user)
+    guardians = guardians_visible_to(user)
+    if location is not None:
+        at_location = StudentGuardian.objects.filter(student__in=visible_children.filter(location=location))
+        guardians = guardians.filter(pk__in=at_location.values("guardian"))
+    children = (
+        StudentGuardian.objects.filter(guardian=OuterRef("pk"), student__in=visible_children)
+        .order_by()
+        .values("guardian")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return guardians.annotate(children_count=Coalesce(Subquery(children), 0))
+
+
+def guardian_get(*, user, pk) -> Guardian:
+    """One guardian within ``user``'s scope; raises ``Guardian.DoesNotExist`` (404) otherwise."""
+    return guardians_visible_to(user).select_related("portal_user", "created_by", "updated_by").get(pk=pk)
+
+
+def guardian_child_links(*, user, guardian: Guardian) -> QuerySet[StudentGuardian]:
+    """``guardian``'s links to the children ``user`` may see, with each child's location,
+    grade and year loaded."""
+    return (
+        StudentGuardian.objects.filter(guardian=guardian, student__in=students_visible_to(user))
+        .select_related("student__location", "student__grade_level", "student__academic_year")
+        .order_by("student__last_name", "student__first_name", "student__student_number")
+    )
+
+
+def guardian_hidden_children_count(*, user, guardian: Guardian) -> int:
+    """How many of ``guardian``'s (not deleted) children ``user`` may not see: staff of
+    one location are told that a family has children elsewhere, not who they are."""
+    return (
+        StudentGuardian.objects.filter(guardian=guardian, student__deleted_at__isnull=True)
+        .exclude(student__in=students_visible_to(user))
+        .count()
+    )

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "students",
     "families",
     "finance",
+    "enrollment",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,8 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 CURRENCY = env.str("CURRENCY", default="USD")
+# The parent portal's address in links sent by e-mail from jobs (no request to take it from).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
 ACADEMY_NAME = env.str("ACADEMY_NAME", default="Springfield Academy")
 
 STATIC_URL = "static/"
@@ -170,7 +173,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "notifications-resend": {"task": "notifications.deliveries_resend", "schedule": timedelta(minutes=10)},
     "finance-mark-overdue": {"task": "finance.mark_overdue", "schedule": timedelta(hours=6)},
     "finance-late-fees": {"task": "finance.late_fees", "schedule": timedelta(hours=24)},
+    "finance-payment-reminders": {"task": "finance.payment_reminders", "schedule": timedelta(hours=24)},
+    "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},
 }
+# How long a freed seat is held for the first student on the waitlist.
+ENROLLMENT_OFFER_HOURS = env.int("ENROLLMENT_OFFER_HOURS", default=48)
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.LoggingSMSBackend")
 
 # E-mail: EMAIL_URL (smtp://user:pass@host:587/?tls=True); default writes files under var/mail.

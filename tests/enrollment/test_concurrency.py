@@ -1,0 +1,62 @@
+"""Capacity under concurrent requests (PostgreSQL, real threads and connections)."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from academy.common.exceptions import Conflict
+from enrollment import services
+from enrollment.models import Enrollment, WaitlistEntry
+from tests.factories.academy import AcademicYearFactory, LocationFactory, SectionFactory, TermFactory, staff_user
+from tests.factories.families import StudentFactory
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_enrollments_into_ten_seats():
+    """50 threads enroll 50 students into a 10-seat section at once, half asking for the
+    waitlist: exactly 10 enrolled, the other 40 refused (section_full) or waitlisted."""
+    location = LocationFactory(code="MAIN")
+    office = staff_user(username="office")
+    section = SectionFactory(
+        location=location, capacity=10, term=TermFactory(academic_year=AcademicYearFactory(), name="Autumn")
+    )
+    students = [StudentFactory(location=location) for _ in range(50)]
+    barrier = threading.Barrier(len(students))
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def enroll(index: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            try:
+                result = services.enroll(
+                    student=students[index], section=section, actor=office, waitlist=index % 2 == 0
+                )
+                outcome = "waitlisted" if isinstance(result, WaitlistEntry) else "enrolled"
+            except Conflict as conflict:
+                outcome = conflict.code
+            with lock:
+                outcomes.append(outcome)
+        except BaseException as error:  # reported by the main thread
+            with lock:
+                errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=enroll, args=(index,)) for index in range(len(students))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+
+    assert not errors, errors
+    assert len(outcomes) == 50
+    assert outcomes.count("enrolled") == 10
+    assert outcomes.count("section_full") + outcomes.count("waitlisted") == 40
+    assert set(outcomes) <= {"enrolled", "section_full", "waitlisted"}
+    assert Enrollment.objects.filter(section=section).active().count() == 10
+    positions = sorted(WaitlistEntry.objects.filter(section=section).values_list("position", flat=True))
+    assert positions == list(range(1, outcomes.count("waitlisted") + 1))
