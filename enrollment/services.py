@@ -24,9 +24,13 @@ from academy.common.services import assign_fields, validated_save
 from academy.models import CurriculumLevel, CurriculumModule, Section, Term
 from enrollment import selectors
 from enrollment.models import Enrollment, WaitlistEntry
+from families.models import StudentGuardian
+from families.selectors import guardian_recipient
 from finance.models import FeeType
 from finance.selectors import hold_for
 from finance.services.invoices import LineSpec, invoice_issue
+from notifications.models import Notification
+from notifications.services import notify
 from students.models import Student
 
 ZERO = Decimal("0.00")
@@ -116,10 +120,37 @@ def _offer_free_seats(section: Section, *, actor, now=None) -> list[WaitlistEntr
         entry.offered_at = now
         entry.offer_expires_at = now + timedelta(hours=offer_hours())
         validated_save(entry, actor=actor, reason="Offered a freed seat")
+        _offer_notify(entry, section=section, actor=actor)
         offered.append(entry)
-    # TODO(issue 5): tell the guardians who receive communications (notifications.notify
-    # with a "waitlist_offer" template) once the notification template exists.
     return offered
+
+
+def _offer_notify(entry: WaitlistEntry, *, section: Section, actor) -> None:
+    """Tell the student's guardians who receive communications that a seat is held for
+    them until the offer expires (deliveries go out after commit; once per offer)."""
+    links = StudentGuardian.objects.filter(student_id=entry.student_id).select_related(
+        "guardian", "guardian__portal_user", "student"
+    )
+    recipients = [guardian_recipient(link.guardian, link=link) for link in links if link.receives_communications]
+    recipients = [r for r in recipients if r.channels or r.user is not None]
+    if not recipients:
+        return
+    student = links[0].student
+    notify(
+        kind="waitlist_seat_offered",
+        recipients=recipients,
+        context={
+            "student_name": student.full_name,
+            "section_name": str(section),
+            "expires_at": timezone.localtime(entry.offer_expires_at),
+        },
+        metadata={"waitlist_entry": str(entry.pk), "section": str(section.pk)},
+        actor=actor,
+        location=section.location,
+        type=Notification.Type.SUCCESS,
+        priority=Notification.Priority.HIGH,
+        dedupe_key=f"waitlist_seat_offered:{entry.pk}:{entry.offered_at:%Y%m%d%H%M%S}",
+    )
 
 
 @transaction.atomic

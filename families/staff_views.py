@@ -95,6 +95,11 @@ def _bar_chart(points: list[tuple[datetime.date, int]], height: int = 140) -> di
 
 def _filtered_students(request):
     filterset = StudentFilterSet(request.GET, queryset=student_list(user=request.user), request=request)
+    form = filterset.form
+    form.label_suffix = ""
+    for name in ("location", "grade_level", "academic_year"):
+        form.fields[name].empty_label = "All"
+    form.fields["status"].choices = [("", "All"), *Student.Status.choices]
     if filterset.is_valid():
         return filterset, filterset.qs
     return filterset, Student.objects.none()

@@ -13,6 +13,7 @@ from academy.models import Term
 from enrollment import selectors, services
 from enrollment.models import Enrollment, WaitlistEntry
 from finance.models import Invoice, LedgerEntry
+from notifications.models import Notification
 from tests.factories.academy import ClassSessionFactory
 from tests.factories.finance import FinancePolicyFactory, issue
 
@@ -250,6 +251,11 @@ class TestWaitlist:
         assert first.status == "offered" and second.status == "waiting"
         assert first.offered_at >= before
         assert first.offer_expires_at - first.offered_at == timedelta(hours=24)
+        # the first in line's guardian is told; nobody else is
+        told = Notification.objects.filter(kind="waitlist_seat_offered")
+        guardian = first.student.guardian_links.get(relationship_type="primary").guardian
+        assert [n.recipient_key for n in told] == [f"families.guardian:{guardian.pk}"]
+        assert first.student.full_name in told.get().title
 
     def test_an_offered_seat_is_held_for_the_offer(self, full, section, make_student, office):
         seated, _line = full
