@@ -4,7 +4,7 @@ fetches students or their data goes through it."""
 
 import datetime
 
-from django.db.models import CharField, Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, TruncMonth
 from django.utils import timezone
 
@@ -122,7 +122,8 @@ def students_paid_for_by(*, guardian: Guardian) -> QuerySet[Student]:
 
 
 def student_counts(*, user, location=None) -> dict:
-    """Counts of the students ``user`` may see, by status and by location."""
+    """Counts of the students ``user`` may see, by status, by location and by grade
+    (students without a grade last)."""
     students = students_visible_to(user)
     if location is not None:
         students = students.filter(location=location)
@@ -134,7 +135,13 @@ def student_counts(*, user, location=None) -> dict:
         .annotate(total=Count("pk"))
         .order_by("location__name")
     )
-    return {"total": sum(by_status.values()), "by_status": statuses, "by_location": by_location}
+    by_grade = list(
+        students.order_by()
+        .values("grade_level__name", "grade_level__order")
+        .annotate(total=Count("pk"))
+        .order_by(F("grade_level__order").asc(nulls_last=True))
+    )
+    return {"total": sum(by_status.values()), "by_status": statuses, "by_location": by_location, "by_grade": by_grade}
 
 
 def admissions_by_month(*, user, location=None, months: int = 12, today=None) -> list[tuple[datetime.date, int]]:

@@ -139,7 +139,9 @@ class CourseSerializer(serializers.ModelSerializer):
 class SectionSerializer(serializers.ModelSerializer):
     course_code = serializers.CharField(source="course.code", read_only=True)
     enrolled_count = serializers.SerializerMethodField(help_text="Students enrolled now.")
-    seats_left = serializers.SerializerMethodField(help_text="capacity - enrolled_count (never below 0).")
+    seats_left = serializers.SerializerMethodField(
+        help_text="capacity - enrolled_count - seats held for waitlist offers (never below 0)."
+    )
 
     class Meta:
         model = Section
@@ -165,7 +167,8 @@ class SectionSerializer(serializers.ModelSerializer):
         return getattr(section, "enrolled_count", 0) or 0
 
     def get_seats_left(self, section) -> int:
-        return max(section.capacity - self.get_enrolled_count(section), 0)
+        held = self.get_enrolled_count(section) + (getattr(section, "offered_count", 0) or 0)
+        return max(section.capacity - held, 0)
 
 
 class ClassSessionSerializer(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ router.register("terms", academy_api.TermViewSet, basename="term")
 router.register("grade-levels", academy_api.GradeLevelViewSet, basename="grade-level")
 router.register("programs", academy_api.ProgramViewSet, basename="program")
 router.register("courses", academy_api.CourseViewSet, basename="course")
-router.register("sections", academy_api.SectionViewSet, basename="section")
+router.register("sections", enrollment_api.SectionWithSeatsViewSet, basename="section")  # + seats
 router.register("class-sessions", academy_api.ClassSessionViewSet, basename="class-session")
 
 # students and families

@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from academy.api import ApiViewSet
+from academy.api.views import SectionViewSet
 from enrollment import selectors, services
 from enrollment.api import serializers as api
 from enrollment.filters import EnrollmentFilterSet, WaitlistEntryFilterSet
@@ -131,3 +132,13 @@ class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         data = self.validated_input(api.EnrollmentReasonSerializer, partial=False)
         services.waitlist_remove(entry=entry, actor=request.user, reason=data.get("reason", ""))
         return self.respond(entry)
+
+
+class SectionWithSeatsViewSet(SectionViewSet):
+    """academy's ``sections/`` with the seats this app knows of: ``enrolled_count``
+    (enrolled or paused) and ``seats_left`` (capacity less those and the seats held for
+    open waitlist offers). ``academy.config.api`` mounts this one; academy cannot
+    import enrollment."""
+
+    def get_queryset(self):
+        return selectors.sections_with_seats(super().get_queryset())

@@ -6,12 +6,15 @@ guard must be lifted for the database work the tests do around it.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Screenshots of the main pages, kept as test artifacts (CI keeps the folder).
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "var/test-artifacts"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -94,3 +97,8 @@ def sign_in(page, base_url: str, path: str, username: str, password: str) -> Non
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import screenshot, sign_in
 from tests.factories.academy import PASSWORD
 from tests.factories.families import StudentFactory
 
@@ -77,6 +77,7 @@ def test_the_parent_portal_fits_a_phone_screen(browser, live_server, family):
     try:
         sign_in(page, live_server.url, "/portal/login/", "parent", PASSWORD)
         expect(page.get_by_test_id("child")).to_have_count(2)
+        screenshot(page, "parent-dashboard-phone")
         # nothing is wider than the screen: no sideways scrolling on a phone
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:

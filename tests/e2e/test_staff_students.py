@@ -1,26 +1,17 @@
 """Office work in a real browser: admit a student with a new guardian, find them by
 searching as you type, change the record and read the change in its history."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import screenshot, sign_in
 from tests.factories.academy import PASSWORD
 from tests.factories.families import StudentFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "var/test-artifacts"))
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
 def test_office_admits_finds_and_edits_a_student(page, live_server, office, location):

@@ -289,3 +289,11 @@ def test_lists_cost_a_fixed_number_of_queries(ew, as_user, django_assert_max_num
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(f"{V1}/{path}/")
     assert response.status_code == 200
+
+
+def test_sections_report_real_seats(ew, as_user):
+    """``sections/`` counts enrolled and paused students, and seats held for an offer."""
+    sections = {row["code"]: row for row in as_user("office").get(f"{V1}/sections/").json()["results"]}
+    assert (sections["P"]["enrolled_count"], sections["P"]["seats_left"]) == (1, 4)  # one paused
+    assert (sections["F"]["enrolled_count"], sections["F"]["seats_left"]) == (0, 0)  # its seat is offered
+    assert (sections["T"]["enrolled_count"], sections["T"]["seats_left"]) == (0, 5)

@@ -381,3 +381,13 @@ def test_export_cells_cannot_run_as_spreadsheet_formulas(office, location):
     response = client_for(office).get(reverse("staff:student-export"))
     row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert (row["first_name"], row["last_name"], row["preferred_name"]) == ("'=HYPERLINK(1)", "'-Dash", "'@me")
+
+
+def test_dashboard_counts_students_by_grade(office, location):
+    first, third = GradeLevelFactory(name="Grade 1", order=1), GradeLevelFactory(name="Grade 3", order=3)
+    for grade in (third, first, first, None):
+        StudentFactory(location=location, grade_level=grade)
+    body = client_for(office).get(reverse("staff:dashboard")).content.decode()
+    table = body.split('data-testid="students-by-grade"')[1].split("</table>")[0]
+    cells = [cell.split("</td>")[0] for cell in table.split("<td")[1:]]
+    assert [c.split(">", 1)[1] for c in cells] == ["Grade 1", "2", "Grade 3", "1", "No grade", "1"]
