@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from academy.common.charts import bar_chart as _bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
 from academy.common.history import as_of, history_page
@@ -64,33 +65,6 @@ def dashboard(request):
     context["counts"] = student_counts(user=request.user, location=location)
     context["admissions"] = _bar_chart(admissions_by_month(user=request.user, location=location))
     return render(request, "staff/dashboard.html", context)
-
-
-def _bar_chart(points: list[tuple[datetime.date, int]], height: int = 140) -> dict:
-    """Geometry of a server-side SVG bar chart (no JavaScript, no library)."""
-    top = max((count for _, count in points), default=0) or 1
-    width, gap = 40, 8
-    bars = []
-    for index, (month, count) in enumerate(points):
-        bar_height = round(count / top * (height - 20))
-        bars.append(
-            {
-                "x": index * (width + gap),
-                "y": height - bar_height,
-                "width": width,
-                "height": bar_height,
-                "count": count,
-                "label": month.strftime("%b"),
-                "title": f"{month:%B %Y}: {count}",
-            }
-        )
-    return {
-        "bars": bars,
-        "width": len(points) * (width + gap),
-        "height": height,
-        "total": sum(c for _, c in points),
-        "this_month": points[-1][1] if points else 0,
-    }
 
 
 def _filtered_students(request):

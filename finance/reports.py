@@ -130,13 +130,15 @@ def payment_history(*, user, date_from=None, date_to=None) -> list[dict]:
     )
 
 
-def overdue_invoices(*, user, today: date | None = None) -> dict:
+def overdue_invoices(*, user, today: date | None = None, location=None) -> dict:
     """Overdue invoices with days overdue, and totals per ageing bucket (0-30, 31-60,
-    61-90, 90+ days past due)."""
+    61-90, 90+ days past due); ``location`` narrows the user's scope to one location."""
     today = today or timezone.localdate()
+    invoices = scoped_to_locations(Invoice.objects.filter(status="overdue"), user=user)
+    if location is not None:
+        invoices = invoices.filter(location=location)
     rows = list(
-        scoped_to_locations(Invoice.objects.filter(status="overdue"), user=user)
-        .order_by("due_date", "invoice_number")
+        invoices.order_by("due_date", "invoice_number")
         .values(
             "id",
             "invoice_number",
@@ -177,15 +179,17 @@ def daily_collections(*, user, date_from=None, date_to=None) -> list[dict]:
     )
 
 
-def monthly_revenue(*, user, months: int = 12, today: date | None = None) -> list[dict]:
-    """Per month: amount invoiced (by issue date) and collected (by receipt), for charts."""
+def monthly_revenue(*, user, months: int = 12, today: date | None = None, location=None) -> list[dict]:
+    """Per month: amount invoiced (by issue date) and collected (by receipt), for charts;
+    ``location`` narrows the user's scope to one location."""
     today = today or timezone.localdate()
     index = today.year * 12 + today.month - 1 - (months - 1)
     start = date(index // 12, index % 12 + 1, 1)
+    at = {} if location is None else {"location": location}
     invoiced = {
         _as_date(row["month"]): row["amount"]
         for row in scoped_to_locations(Invoice.objects.exclude(status="cancelled"), user=user)
-        .filter(issue_date__gte=start)
+        .filter(issue_date__gte=start, **at)
         .annotate(month=TruncMonth("issue_date"))
         .values("month")
         .annotate(amount=Sum(F("total") + F("amount_adjusted")))
@@ -193,7 +197,7 @@ def monthly_revenue(*, user, months: int = 12, today: date | None = None) -> lis
     collected = {
         _as_date(row["month"]): row["amount"]
         for row in _cleared_payments(user)
-        .filter(received_at__date__gte=start)
+        .filter(received_at__date__gte=start, **at)
         .annotate(month=TruncMonth("received_at"))
         .values("month")
         .annotate(amount=Sum("amount"))

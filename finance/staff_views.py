@@ -1,0 +1,528 @@
+"""Staff portal pages of the finance app: the dashboard, invoices, payments (recording,
+receipts, reversal), the adjustment approval queue, billing runs, statements and
+reports. Every read goes through ``finance.selectors`` / ``finance.reports`` with the
+user (out of scope is a 404); every write is one ``finance.services`` call."""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from academy.common.charts import bar_chart
+from academy.common.csv_stream import streamed_csv
+from academy.common.exceptions import Conflict
+from academy.views import staff_layout_context, staff_permission_required
+from families.selectors import guardians_visible_to, students_visible_to
+from finance import documents, reports, selectors, services
+from finance.filters import InvoiceFilterSet, PaymentFilterSet
+from finance.models import Adjustment, BillingRun, Invoice, Payment
+from finance.services.payments import request_fingerprint
+from finance.staff_forms import BillingRunForm, NoteForm, PaymentForm, PeriodForm, ReasonForm, add_service_errors
+
+PAGE_SIZE = 25
+ZERO = Decimal("0.00")
+
+
+def _money(value) -> str:
+    return f"{value:,.2f}"
+
+
+def _query_without(request, *names) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _one_or_404(queryset, pk):
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404("Not found.")
+    return found
+
+
+def _conflict_text(error) -> str:
+    if isinstance(error, Conflict):
+        return str(error.detail)
+    return " ".join(error.messages)
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+# --- dashboard ------------------------------------------------------------------------
+
+
+@staff_permission_required("finance.view_invoice")
+def dashboard(request):
+    context = staff_layout_context(request)
+    location = context["current_location"]
+    summary = [
+        row for row in reports.location_summary(user=request.user) if location is None or row["id"] == location.pk
+    ]
+    revenue = reports.monthly_revenue(user=request.user, location=location)
+    overdue = reports.overdue_invoices(user=request.user, location=location)
+    context.update(
+        {
+            "outstanding": sum((row["outstanding"] for row in summary), ZERO),
+            "overdue_total": sum((row["overdue"] for row in summary), ZERO),
+            "collected_this_month": revenue[-1]["collected"] if revenue else ZERO,
+            "collections": bar_chart([(row["month"], row["collected"]) for row in revenue], value_format=_money),
+            "ageing": bar_chart(
+                [(bucket["bucket"], bucket["amount"]) for bucket in overdue["buckets"]],
+                bar_width=80,
+                value_format=_money,
+            ),
+            "ageing_buckets": overdue["buckets"],
+        }
+    )
+    return render(request, "staff/finance_dashboard.html", context)
+
+
+# --- invoices -------------------------------------------------------------------------
+
+
+def _filtered_invoices(request):
+    filterset = InvoiceFilterSet(request.GET, queryset=selectors.invoice_list(user=request.user), request=request)
+    if not filterset.is_valid():
+        return filterset, Invoice.objects.none()
+    invoices = filterset.qs
+    search = request.GET.get("search", "").strip()
+    if search:
+        for word in search.split()[:5]:
+            invoices = invoices.filter(
+                Q(invoice_number__icontains=word)
+                | Q(student__student_number__icontains=word)
+                | Q(student__first_name__icontains=word)
+                | Q(student__last_name__icontains=word)
+            )
+    return filterset, invoices
+
+
+@staff_permission_required("finance.view_invoice")
+def invoice_list(request):
+    filterset, invoices = _filtered_invoices(request)
+    context = {
+        **staff_layout_context(request),
+        "filter": filterset,
+        "statuses": Invoice.Status.choices,
+        "chosen_statuses": request.GET.getlist("status"),
+        "search": request.GET.get("search", ""),
+        "page": _page(request, invoices),
+        "query": _query_without(request, "page"),
+    }
+    return render(request, "staff/finance_invoice_list.html", context)
+
+
+def _invoice_or_404(request, pk) -> Invoice:
+    return _one_or_404(selectors.invoice_list_with_lines(user=request.user), pk)
+
+
+@staff_permission_required("finance.view_invoice")
+def invoice_detail(request, pk):
+    invoice = _invoice_or_404(request, pk)
+    context = {
+        **staff_layout_context(request),
+        "invoice": invoice,
+        "allocations": invoice.allocations.select_related("payment").order_by("created_at", "pk"),
+        "adjustments": invoice.adjustments.select_related("requested_by", "decided_by").order_by("created_at"),
+    }
+    return render(request, "staff/finance_invoice_detail.html", context)
+
+
+@staff_permission_required("finance.view_invoice")
+def invoice_pdf(request, pk):
+    invoice = _invoice_or_404(request, pk)
+    return _pdf(documents.invoice_pdf(invoice), f"{invoice.invoice_number}.pdf")
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+@staff_permission_required("finance.view_payment")
+def payment_list(request):
+    filterset = PaymentFilterSet(request.GET, queryset=selectors.payment_list(user=request.user), request=request)
+    payments = filterset.qs if filterset.is_valid() else Payment.objects.none()
+    context = {
+        **staff_layout_context(request),
+        "filter": filterset,
+        "methods": Payment.Method.choices,
+        "page": _page(request, payments.select_related("reversal")),
+        "query": _query_without(request, "page"),
+    }
+    return render(request, "staff/finance_payment_list.html", context)
+
+
+@staff_permission_required("finance.add_payment")
+def payment_new(request):
+    posted = request.method == "POST"
+    initial = {}
+    if not posted and request.GET.get("student"):
+        initial["student"] = students_visible_to(request.user).filter(pk=request.GET["student"]).first()
+    if not posted and request.GET.get("guardian"):
+        initial["guardian"] = guardians_visible_to(request.user).filter(pk=request.GET["guardian"]).first()
+    form = PaymentForm(request.POST if posted else None, user=request.user, initial=initial)
+    if posted and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.payment_record(
+                actor=request.user,
+                amount=data["amount"],
+                method=data["method"],
+                student=data.get("student"),
+                payer=data.get("guardian"),
+                reference=data["reference"],
+                notes=data["notes"],
+                idempotency_key=data["idempotency_key"],
+                fingerprint=request_fingerprint({"user": str(request.user.pk), "body": form.fingerprint_data()}),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error(None, str(conflict.detail))
+        else:
+            payment = result.payment
+            if result.created:
+                messages.success(request, f"Payment recorded: receipt {payment.receipt_number}.")
+            else:
+                messages.info(request, f"This payment was already recorded as receipt {payment.receipt_number}.")
+            return redirect("staff:finance-payment-detail", pk=payment.pk)
+    context = {**staff_layout_context(request), "form": form}
+    return render(request, "staff/finance_payment_new.html", context, status=400 if posted else 200)
+
+
+def _payment_or_404(request, pk) -> Payment:
+    return _one_or_404(selectors.payment_list_with_allocations(user=request.user), pk)
+
+
+def _payment_page(request, payment, reverse_form=None, status=200):
+    context = {
+        **staff_layout_context(request),
+        "payment": payment,
+        "allocations": list(payment.allocations.all()),
+        "reversal": getattr(payment, "reversal", None),
+        "verification": getattr(payment, "verification", None),
+        "reverse_form": reverse_form or ReasonForm(),
+    }
+    return render(request, "staff/finance_payment_detail.html", context, status=status)
+
+
+@staff_permission_required("finance.view_payment")
+def payment_detail(request, pk):
+    return _payment_page(request, _payment_or_404(request, pk))
+
+
+@staff_permission_required("finance.view_payment")
+def payment_receipt(request, pk):
+    payment = _payment_or_404(request, pk)
+    return _pdf(documents.receipt_pdf(payment), f"{payment.receipt_number}.pdf")
+
+
+@require_POST
+@staff_permission_required("finance.add_paymentreversal")
+def payment_reverse(request, pk):
+    payment = _payment_or_404(request, pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return _payment_page(request, payment, reverse_form=form, status=400)
+    try:
+        services.payment_reverse(payment=payment, actor=request.user, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _payment_page(request, payment, reverse_form=form, status=400)
+    except Conflict as conflict:
+        messages.error(request, str(conflict.detail))
+    else:
+        messages.success(request, f"Payment {payment.receipt_number} was reversed.")
+    return redirect("staff:finance-payment-detail", pk=payment.pk)
+
+
+# --- adjustments ----------------------------------------------------------------------
+
+
+@staff_permission_required("finance.view_adjustment")
+def adjustment_queue(request):
+    status = request.GET.get("status", "")
+    adjustments = selectors.adjustment_list(user=request.user)
+    if status in Adjustment.Status.values:
+        adjustments = adjustments.filter(status=status)
+    waiting = Case(When(status="requested", then=Value(0)), default=Value(1), output_field=IntegerField())
+    adjustments = adjustments.annotate(waiting=waiting).order_by("waiting", "-created_at", "pk")
+    context = {
+        **staff_layout_context(request),
+        "page": _page(request, adjustments),
+        "status": status,
+        "statuses": Adjustment.Status.choices,
+        "query": _query_without(request, "page"),
+    }
+    return render(request, "staff/finance_adjustment_queue.html", context)
+
+
+def _decide(request, pk, service, done: str):
+    adjustment = _one_or_404(selectors.adjustment_list(user=request.user), pk)
+    form = NoteForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        service(adjustment=adjustment, actor=request.user, note=note)
+    except (Conflict, ValidationError) as error:
+        messages.error(request, f"{adjustment.invoice.invoice_number}: {_conflict_text(error)}")
+    else:
+        messages.success(request, f"{adjustment} on {adjustment.invoice.invoice_number} was {done}.")
+    return redirect("staff:finance-adjustments")
+
+
+@require_POST
+@staff_permission_required("finance.approve_adjustment")
+def adjustment_approve(request, pk):
+    return _decide(request, pk, services.adjustment_approve, "approved")
+
+
+@require_POST
+@staff_permission_required("finance.approve_adjustment")
+def adjustment_reject(request, pk):
+    return _decide(request, pk, services.adjustment_reject, "rejected")
+
+
+# --- billing runs ---------------------------------------------------------------------
+
+
+@staff_permission_required("finance.view_invoice")
+def billing_run_list(request):
+    context = {
+        **staff_layout_context(request),
+        "page": _page(request, selectors.billing_run_list(user=request.user)),
+        "query": _query_without(request, "page"),
+    }
+    return render(request, "staff/finance_billing_run_list.html", context)
+
+
+@staff_permission_required("finance.add_invoice")
+def billing_run_new(request):
+    posted = request.method == "POST"
+    form = BillingRunForm(
+        request.POST if posted else None, user=request.user, initial={"issue_date": timezone.localdate()}
+    )
+    if posted and form.is_valid():
+        try:
+            run = services.billing_run_start(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error(None, str(conflict.detail))
+        else:
+            messages.success(request, f"The billing run for {run.period} was started.")
+            return redirect("staff:finance-billing-run-detail", pk=run.pk)
+    context = {**staff_layout_context(request), "form": form}
+    return render(request, "staff/finance_billing_run_new.html", context, status=400 if posted else 200)
+
+
+@staff_permission_required("finance.view_invoice")
+def billing_run_detail(request, pk):
+    run = _one_or_404(selectors.billing_run_list(user=request.user), pk)
+    context = {"run": run, "active": run.status in (BillingRun.Status.QUEUED, BillingRun.Status.RUNNING)}
+    if request.htmx:
+        return render(request, "staff/finance_billing_run_progress.html", context)
+    return render(request, "staff/finance_billing_run_detail.html", {**staff_layout_context(request), **context})
+
+
+# --- statements -----------------------------------------------------------------------
+
+
+def _statement_page(request, statement, *, family: bool, subject, filename: str):
+    form = PeriodForm(request.GET)
+    if request.GET.get("format") == "pdf" and form.is_valid():
+        return _pdf(documents.statement_pdf(statement), filename)
+    context = {
+        **staff_layout_context(request),
+        "form": form,
+        "family": family,
+        "subject": subject,
+        "statement": statement,
+        "statements": statement.statements if family else [statement],
+        "pdf_query": _query_without(request, "format"),
+    }
+    return render(request, "staff/finance_statement.html", context, status=200 if form.is_valid() else 400)
+
+
+@staff_permission_required("finance.view_invoice")
+def student_statement(request, pk):
+    student = _one_or_404(students_visible_to(request.user).select_related("location"), pk)
+    period = PeriodForm(request.GET).period()
+    statement = selectors.statement_for_student(student=student, **period)
+    return _statement_page(
+        request, statement, family=False, subject=student, filename=f"statement-{student.student_number}.pdf"
+    )
+
+
+@staff_permission_required("finance.view_invoice")
+def guardian_statement(request, pk):
+    guardian = _one_or_404(guardians_visible_to(request.user), pk)
+    period = PeriodForm(request.GET).period()
+    statement = selectors.statement_for_guardian_seen_by(guardian=guardian, user=request.user, **period)
+    return _statement_page(
+        request, statement, family=True, subject=guardian, filename=f"statement-{guardian.guardian_number}.pdf"
+    )
+
+
+# --- reports --------------------------------------------------------------------------
+
+REPORTS = {
+    "student-balances": {
+        "title": "Student balances",
+        "columns": [
+            ("student_number", "Student", "text"),
+            ("last_name", "Last name", "text"),
+            ("first_name", "First name", "text"),
+            ("location_name", "Location", "text"),
+            ("balance", "Balance", "money"),
+        ],
+    },
+    "location-summary": {
+        "title": "Location summary",
+        "columns": [
+            ("code", "Code", "text"),
+            ("name", "Location", "text"),
+            ("active_students", "Active students", "number"),
+            ("invoiced", "Invoiced", "money"),
+            ("collected", "Collected", "money"),
+            ("outstanding", "Outstanding", "money"),
+            ("overdue", "Overdue", "money"),
+        ],
+    },
+    "invoice-details": {
+        "title": "Invoice details",
+        "period": True,
+        "columns": [
+            ("invoice_number", "Invoice", "text"),
+            ("issue_date", "Issued", "date"),
+            ("due_date", "Due", "date"),
+            ("status", "Status", "text"),
+            ("student_number", "Student", "text"),
+            ("student_name", "Student name", "text"),
+            ("billed_to_name", "Billed to", "text"),
+            ("location_name", "Location", "text"),
+            ("total", "Total", "money"),
+            ("amount_adjusted", "Adjusted", "money"),
+            ("amount_paid", "Paid", "money"),
+            ("balance", "Balance", "money"),
+        ],
+    },
+    "payment-history": {
+        "title": "Payment history",
+        "period": True,
+        "columns": [
+            ("receipt_number", "Receipt", "text"),
+            ("received_at", "Received", "datetime"),
+            ("method", "Method", "text"),
+            ("reference", "Reference", "text"),
+            ("student_number", "Student", "text"),
+            ("payer_name", "Payer", "text"),
+            ("location_name", "Location", "text"),
+            ("amount", "Amount", "money"),
+        ],
+    },
+    "overdue-invoices": {
+        "title": "Overdue invoices",
+        "columns": [
+            ("invoice_number", "Invoice", "text"),
+            ("due_date", "Due", "date"),
+            ("days_overdue", "Days overdue", "number"),
+            ("bucket", "Ageing", "text"),
+            ("student_number", "Student", "text"),
+            ("student_name", "Student name", "text"),
+            ("location_name", "Location", "text"),
+            ("balance", "Balance", "money"),
+        ],
+    },
+    "daily-collections": {
+        "title": "Daily collections",
+        "period": True,
+        "columns": [
+            ("day", "Day", "date"),
+            ("method", "Method", "text"),
+            ("count", "Payments", "number"),
+            ("amount", "Amount", "money"),
+        ],
+    },
+    "monthly-revenue": {
+        "title": "Monthly revenue",
+        "columns": [
+            ("month", "Month", "month"),
+            ("invoiced", "Invoiced", "money"),
+            ("collected", "Collected", "money"),
+        ],
+    },
+}
+
+
+def _report_rows(slug: str, user, period: dict) -> list[dict]:
+    if slug == "student-balances":
+        return reports.student_balances(user=user)
+    if slug == "location-summary":
+        return reports.location_summary(user=user)
+    if slug == "invoice-details":
+        return reports.invoice_details(user=user, **period)
+    if slug == "payment-history":
+        return reports.payment_history(user=user, **period)
+    if slug == "overdue-invoices":
+        return reports.overdue_invoices(user=user)["invoices"]
+    if slug == "daily-collections":
+        return reports.daily_collections(user=user, **period)
+    return reports.monthly_revenue(user=user)
+
+
+def _cell(value, kind: str):
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{value:.2f}"
+    if kind == "month":
+        return value.strftime("%Y-%m")
+    if kind in ("date", "datetime"):
+        return value.isoformat()
+    return value
+
+
+@staff_permission_required("finance.view_studentaccount")
+def report_view(request):
+    slug = request.GET.get("report", "student-balances")
+    if slug not in REPORTS:
+        raise Http404("No such report.")
+    report = REPORTS[slug]
+    form = PeriodForm(request.GET)
+    period = form.period() if report.get("period") else {}
+    rows = _report_rows(slug, request.user, period) if form.is_valid() else []
+    columns = report["columns"]
+    if request.GET.get("format") == "csv" and form.is_valid():
+        return streamed_csv(
+            [name for name, _label, _kind in columns],
+            ([_cell(row.get(name), kind) for name, _label, kind in columns] for row in rows),
+            filename=f"{slug}-{timezone.localdate():%Y%m%d}.csv",
+        )
+    page = _page(request, rows)
+    context = {
+        **staff_layout_context(request),
+        "reports": [(key, value["title"]) for key, value in REPORTS.items()],
+        "slug": slug,
+        "report": report,
+        "form": form,
+        "columns": columns,
+        "table": [[(row.get(name), kind) for name, _label, kind in columns] for row in page.object_list],
+        "page": page,
+        "query": _query_without(request, "page"),
+        "csv_query": _query_without(request, "page", "format"),
+    }
+    return render(request, "staff/finance_reports.html", context, status=200 if form.is_valid() else 400)
