@@ -89,18 +89,27 @@ def structure_programs(request):
     return _render(request, "staff/structure_programs.html", "staff:structure-programs", {"programs": programs})
 
 
-@staff_permission_required("academy.view_section")
-@require_safe
-def structure_sections(request):
+def structure_sections(request, *, with_seats=lambda sections: sections):
     """Sections of the user's locations, filtered by term and location (``?location=``
-    is also the location switcher's choice), with capacity, enrolled and seats left."""
+    is also the location switcher's choice), with capacity, enrolled and seats left.
+
+    Not mounted from here: academy knows no enrollments, so ``enrollment.staff_views``
+    mounts this page with ``with_seats``, which annotates ``enrolled_count``,
+    ``offered_count`` (seats held for a waitlist offer) and ``waitlist_count``."""
     filterset = SectionFilterSet(request.GET, queryset=section_list(user=request.user), request=request)
-    page = Paginator(filterset.qs, SECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(with_seats(filterset.qs), SECTIONS_PER_PAGE).get_page(request.GET.get("page"))
     rows = []
     for section in page.object_list:
-        # enrollment (a higher app) will annotate ``enrolled_count``; until then none.
         enrolled = getattr(section, "enrolled_count", 0) or 0
-        rows.append({"section": section, "enrolled": enrolled, "seats_left": max(section.capacity - enrolled, 0)})
+        held = enrolled + (getattr(section, "offered_count", 0) or 0)
+        rows.append(
+            {
+                "section": section,
+                "enrolled": enrolled,
+                "seats_left": max(section.capacity - held, 0),
+                "waitlist": getattr(section, "waitlist_count", 0) or 0,
+            }
+        )
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "rows": rows, "query": query.urlencode()}

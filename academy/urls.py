@@ -1,5 +1,6 @@
 """Staff portal shell: login and logout. ``academy.config.urls`` mounts these together
-with ``families.staff_urls`` (dashboard and student pages) in the ``staff`` namespace."""
+with ``families.staff_urls`` (dashboard and student pages) and the higher apps' staff
+pages in the ``staff`` namespace."""
 
 from django.urls import path
 
@@ -16,5 +17,5 @@ urlpatterns = [
     path("structure/years/", staff_structure_views.structure_years, name="structure-years"),
     path("structure/grades/", staff_structure_views.structure_grades, name="structure-grades"),
     path("structure/programs/", staff_structure_views.structure_programs, name="structure-programs"),
-    path("structure/sections/", staff_structure_views.structure_sections, name="structure-sections"),
+    # structure/sections/ (with seats) is mounted by enrollment.staff_urls
 ]

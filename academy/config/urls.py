@@ -6,11 +6,20 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from academy import urls as staff_shell_urls
+from enrollment import staff_urls as enrollment_staff_urls
+from families import portal_urls as families_portal_urls
 from families import staff_urls as families_staff_urls
+from finance import portal_urls as finance_portal_urls
+from finance import staff_urls as finance_staff_urls
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
 # pages that list students live in families (layer rule) and higher apps.
-staff_urlpatterns = [*staff_shell_urls.urlpatterns, *families_staff_urls.urlpatterns]
+staff_urlpatterns = [
+    *staff_shell_urls.urlpatterns,
+    *families_staff_urls.urlpatterns,
+    *finance_staff_urls.urlpatterns,
+    *enrollment_staff_urls.urlpatterns,
+]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="staff:dashboard", permanent=False)),
@@ -19,5 +28,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("staff/", include((staff_urlpatterns, "staff"))),
-    path("portal/", include("families.portal_urls")),
+    # One "portal" namespace: the parent portal lives in families, its money pages in finance.
+    path(
+        "portal/",
+        include(([*families_portal_urls.urlpatterns, *finance_portal_urls.urlpatterns], families_portal_urls.app_name)),
+    ),
 ]
