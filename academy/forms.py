@@ -1,4 +1,5 @@
-"""Forms of the staff portal shell."""
+"""Forms of the staff portal shell, and what every staff form shares: fields grouped in
+sections and a service's errors put next to the fields they are about."""
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -18,3 +19,29 @@ class StaffAuthenticationForm(AuthenticationForm):
         super().confirm_login_allowed(user)
         if not user.is_academy_staff:
             raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class FieldSectionsMixin:
+    """``sections``: (title, field names) pairs, rendered by ``staff/_form_sections.html``."""
+
+    sections: tuple = ()
+
+    def field_sections(self):
+        """(title, [bound fields]) per section, for the template."""
+        return [(title, [self[name] for name in names if name in self.fields]) for title, names in self.sections]
+
+
+def add_service_errors(form, error) -> None:
+    """A service's ``ValidationError`` next to the form's fields (``service_field_aliases``
+    on the form maps the service's names onto the form's); any other key goes to the top
+    of the form."""
+    texts = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    aliases = getattr(form, "service_field_aliases", {})
+    for name, messages in texts.items():
+        name = aliases.get(name, name)
+        target = name if name in form.fields else None
+        for text in messages:
+            form.add_error(target, text)

@@ -4,6 +4,7 @@ services (``students.services``, ``families.services``) decide and write."""
 from django import forms
 from django.core.exceptions import ValidationError
 
+from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
 from families.selectors import guardians_visible_to
@@ -23,15 +24,6 @@ STUDENT_SECTIONS = (
     ("Office", ("internal_notes",)),
 )
 GUARDIAN_FORM_FIELDS = ("salutation", "first_name", "last_name", "email", "phone", "preferred_communication")
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class FieldSectionsMixin:
-    sections: tuple = ()
-
-    def field_sections(self):
-        """(title, [bound fields]) per section, for the template."""
-        return [(title, [self[name] for name in names if name in self.fields]) for title, names in self.sections]
 
 
 class StudentForm(FieldSectionsMixin, forms.ModelForm):

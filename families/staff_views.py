@@ -17,6 +17,7 @@ from academy.common.charts import bar_chart as _bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
 from academy.common.history import as_of, history_page
+from academy.forms import add_service_errors
 from academy.views import staff_layout_context, staff_permission_required, staff_required
 from families.selectors import (
     admissions_by_month,
@@ -192,15 +193,6 @@ def student_admit_view(request):
     return render(request, "staff/student_admit.html", {**staff_layout_context(request), "form": form}, status=status)
 
 
-def _add_errors(form, error: ValidationError) -> None:
-    """A service's errors next to the form's fields; any other key goes to the top."""
-    messages_ = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for name, texts in messages_.items():
-        target = name if name in form.fields else None
-        for text in texts:
-            form.add_error(target, text)
-
-
 @staff_permission_required("students.change_student")
 def student_edit(request, pk):
     student = _student_or_404(request, pk)
@@ -216,7 +208,7 @@ def student_edit(request, pk):
                 reason=reason_form.cleaned_data["reason"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "The student's record was saved.")
             return redirect("staff:student-detail", pk=student.pk)

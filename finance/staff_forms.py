@@ -2,34 +2,16 @@
 offer only the records the user may see; ``finance.services`` decide and write."""
 
 import uuid
+from decimal import Decimal
 
 from django import forms
 
+from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, location_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
 from finance.models import FeeStructure, Payment
-
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class FieldSectionsMixin:
-    sections: tuple = ()
-
-    def field_sections(self):
-        """(title, [bound fields]) per section, for ``staff/_form_sections.html``."""
-        return [(title, [self[name] for name in names if name in self.fields]) for title, names in self.sections]
-
-
-def add_service_errors(form, error) -> None:
-    """A service's ``ValidationError`` next to the form's fields (``aliases`` maps the
-    service's names onto the form's); any other key goes to the top of the form."""
-    texts = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    aliases = getattr(form, "service_field_aliases", {})
-    for name, messages in texts.items():
-        name = aliases.get(name, name)
-        target = name if name in form.fields else None
-        for text in messages:
-            form.add_error(target, text)
+from finance.selectors import fee_structure_list, fee_type_list
+from finance.services.invoices import LineSpec
 
 
 class PaymentForm(FieldSectionsMixin, forms.Form):
@@ -139,3 +121,71 @@ class PeriodForm(forms.Form):
         if not self.is_valid():
             return {}
         return {key: value for key, value in self.cleaned_data.items() if value}
+
+
+class InvoiceForm(FieldSectionsMixin, forms.Form):
+    """The invoice itself; its lines are ``InvoiceLineFormSet``."""
+
+    sections = (("Invoice", ("student", "issue_date", "due_date", "description")),)
+
+    student = forms.ModelChoiceField(queryset=None, empty_label="Choose the student…")
+    issue_date = forms.DateField(required=False, widget=DATE_INPUT, help_text="Today when left empty.")
+    due_date = forms.DateField(
+        required=False, widget=DATE_INPUT, help_text="Empty: the fee structures' due days, else 14 days."
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["student"].queryset = students_visible_to(user).select_related("location")
+
+    def clean(self):
+        cleaned = super().clean()
+        issued, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issued and due and due < issued:
+            self.add_error("due_date", "The due date cannot be before the issue date.")
+        return cleaned
+
+
+class InvoiceLineForm(forms.Form):
+    """One line: a fee structure (its fee type and amount), or a fee type with an amount."""
+
+    fee_structure = forms.ModelChoiceField(queryset=None, required=False, empty_label="Custom line")
+    fee_type = forms.ModelChoiceField(queryset=None, required=False, empty_label="—")
+    description = forms.CharField(max_length=200, required=False)
+    unit_amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    quantity = forms.IntegerField(min_value=1, max_value=999, initial=1, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fee_structure"].queryset = fee_structure_list(user=user).filter(is_active=True)
+        self.fields["fee_type"].queryset = fee_type_list()
+
+    @property
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(name) for name in ("fee_structure", "fee_type", "description", "unit_amount"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.is_blank:
+            return cleaned
+        if cleaned.get("fee_structure") is None:
+            if cleaned.get("fee_type") is None:
+                self.add_error("fee_type", "Choose a fee type, or a fee structure.")
+            if cleaned.get("unit_amount") is None:
+                self.add_error("unit_amount", "Enter the amount of a custom line.")
+        return cleaned
+
+    def line_spec(self) -> LineSpec:
+        data = self.cleaned_data
+        return LineSpec(
+            description=data.get("description", ""),
+            unit_amount=data.get("unit_amount"),
+            quantity=data.get("quantity") or 1,
+            fee_type=data.get("fee_type"),
+            fee_structure=data.get("fee_structure"),
+        )
+
+
+InvoiceLineFormSet = forms.formset_factory(InvoiceLineForm, extra=4, max_num=20, validate_max=True)

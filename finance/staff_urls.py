@@ -8,6 +8,7 @@ from finance import staff_views
 urlpatterns = [
     path("finance/", staff_views.dashboard, name="finance-dashboard"),
     path("finance/invoices/", staff_views.invoice_list, name="finance-invoice-list"),
+    path("finance/invoices/new/", staff_views.invoice_new, name="finance-invoice-new"),
     path("finance/invoices/<uuid:pk>/", staff_views.invoice_detail, name="finance-invoice-detail"),
     path("finance/invoices/<uuid:pk>/pdf/", staff_views.invoice_pdf, name="finance-invoice-pdf"),
     path("finance/payments/", staff_views.payment_list, name="finance-payment-list"),

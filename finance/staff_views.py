@@ -3,6 +3,7 @@ receipts, reversal), the adjustment approval queue, billing runs, statements and
 reports. Every read goes through ``finance.selectors`` / ``finance.reports`` with the
 user (out of scope is a 404); every write is one ``finance.services`` call."""
 
+import re
 from decimal import Decimal
 
 from django.contrib import messages
@@ -17,13 +18,22 @@ from django.views.decorators.http import require_POST
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
+from academy.forms import add_service_errors
 from academy.views import staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
 from finance.filters import InvoiceFilterSet, PaymentFilterSet
 from finance.models import Adjustment, BillingRun, Invoice, Payment
 from finance.services.payments import request_fingerprint
-from finance.staff_forms import BillingRunForm, NoteForm, PaymentForm, PeriodForm, ReasonForm, add_service_errors
+from finance.staff_forms import (
+    BillingRunForm,
+    InvoiceForm,
+    InvoiceLineFormSet,
+    NoteForm,
+    PaymentForm,
+    PeriodForm,
+    ReasonForm,
+)
 
 PAGE_SIZE = 25
 ZERO = Decimal("0.00")
@@ -141,6 +151,58 @@ def invoice_detail(request, pk):
         "adjustments": invoice.adjustments.select_related("requested_by", "decided_by").order_by("created_at"),
     }
     return render(request, "staff/finance_invoice_detail.html", context)
+
+
+@staff_permission_required("finance.add_invoice")
+def invoice_new(request):
+    """Issue one invoice by hand: lines from fee structures or custom lines, all saved
+    with their ledger entries, or nothing."""
+    posted = request.method == "POST"
+    initial = {}
+    if not posted and request.GET.get("student"):
+        initial["student"] = students_visible_to(request.user).filter(pk=request.GET["student"]).first()
+    form = InvoiceForm(request.POST if posted else None, user=request.user, initial=initial)
+    lines = InvoiceLineFormSet(request.POST if posted else None, prefix="lines", form_kwargs={"user": request.user})
+    if posted and form.is_valid() and lines.is_valid():
+        student = form.cleaned_data["student"]
+        chosen = [line for line in lines if not line.is_blank]
+        for line in chosen:
+            structure = line.cleaned_data.get("fee_structure")
+            if structure is not None and structure.location_id != student.location_id:
+                line.add_error("fee_structure", f"This fee structure is for {structure.location.name}.")
+        if not chosen:
+            form.add_error(None, "Add at least one line.")
+        elif not any(line.errors for line in chosen):
+            try:
+                invoice = services.invoice_issue(
+                    student=student,
+                    lines=[line.line_spec() for line in chosen],
+                    actor=request.user,
+                    issue_date=form.cleaned_data["issue_date"],
+                    due_date=form.cleaned_data["due_date"],
+                    description=form.cleaned_data["description"],
+                )
+            except ValidationError as error:
+                _line_errors(form, chosen, error)
+            else:
+                messages.success(request, f"Invoice {invoice.invoice_number} issued for {student.full_name}.")
+                return redirect("staff:finance-invoice-detail", pk=invoice.pk)
+    context = {**staff_layout_context(request), "form": form, "lines": lines}
+    return render(request, "staff/finance_invoice_new.html", context, status=400 if posted else 200)
+
+
+def _line_errors(form, chosen, error: ValidationError) -> None:
+    """The service names a line's field ``lines[i].name``: put it on that line."""
+    other = {}
+    for key, texts in error.message_dict.items():
+        match = re.fullmatch(r"lines\[(\d+)\]\.(\w+)", key)
+        if match and int(match[1]) < len(chosen) and match[2] in chosen[int(match[1])].fields:
+            for text in texts:
+                chosen[int(match[1])].add_error(match[2], text)
+        else:
+            other[key] = texts
+    if other:
+        add_service_errors(form, ValidationError(other))
 
 
 @staff_permission_required("finance.view_invoice")
