@@ -3,7 +3,7 @@ moving credit and keeping invoice status in step."""
 
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -19,13 +19,10 @@ def accounts_lock(student_ids) -> dict:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("accounts_lock must run inside a transaction")
     ids = sorted({str(pk) for pk in student_ids})
-    for pk in ids:
-        if not StudentAccount.objects.filter(pk=pk).exists():
-            try:
-                with transaction.atomic():
-                    StudentAccount.objects.create(student_id=pk)
-            except IntegrityError:
-                pass  # created by a concurrent transaction
+    existing = {str(pk) for pk in StudentAccount.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    missing = [StudentAccount(student_id=pk) for pk in ids if pk not in existing]
+    if missing:  # one INSERT; an account a concurrent transaction created meanwhile is left alone
+        StudentAccount.objects.bulk_create(missing, ignore_conflicts=True)
     locked = StudentAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
     return {str(account.pk): account for account in locked}
 
