@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _manage("families", "studentguardian", delete=True)
         | _view("finance", "invoice", "payment", "feestructure", "feetype")
         | {"finance.add_payment"}
+        | {"finance.view_sessionpackage", "finance.add_sessionpackage"}  # the desk sells packages
         | _manage("enrollment", "enrollment", "waitlistentry")
     ),
     FINANCE: (
@@ -56,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _view("students", "student")
         | _view("families", "guardian", "studentguardian")
         | _manage("finance", "feetype", "feestructure", "invoice", "adjustment", "financepolicy")
+        | _manage("finance", "sessionpackage")  # change: cancel a package
         | _view("finance", "payment", "paymentallocation", "ledgerentry", "studentaccount", "refund")
         | {
             "finance.add_payment",

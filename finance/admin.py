@@ -157,3 +157,37 @@ class AdjustmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     @admin.action(description="Reject the selected adjustments", permissions=["view"])
     def reject(self, request, queryset):
         self._decide(request, queryset, services.adjustment_reject)
+
+
+@admin.register(models.SessionPackage)
+class SessionPackageAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    """Read-only counts: packages are sold, used and restored through
+    ``finance.services.packages`` (the staff portal, the API and attendance); adding
+    here is disabled because a sale must issue its invoice. Cancelling is an action."""
+
+    list_display = (
+        "student",
+        "course",
+        "program",
+        "sessions_purchased",
+        "sessions_used",
+        "sessions_remaining",
+        "price",
+        "status",
+        "expires_on",
+        "purchased_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("student__student_number", "student__last_name")
+    list_select_related = ("student", "course", "program")
+    actions = ["cancel_packages"]
+
+    @admin.action(description="Cancel the selected session packages", permissions=["view"])
+    def cancel_packages(self, request, queryset):
+        from finance.services.packages import package_cancel
+
+        for package in queryset:
+            try:
+                package_cancel(package=package, actor=request.user, reason="Cancelled in admin")
+            except (Conflict, ValidationError) as error:
+                self.message_user(request, f"{package}: {error}", messages.ERROR)

@@ -605,3 +605,124 @@ class BillingRun(TimeStampedModel):
         return (
             100 if self.status == self.Status.COMPLETED else int(100 * self.processed / self.total) if self.total else 0
         )
+
+
+class SessionPackageQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=SessionPackage.Status.ACTIVE)
+
+
+class SessionPackage(TimeStampedModel):
+    """N sessions bought for one student (seed 000 ``sessions_purchased / used /
+    remaining``), charged as one invoice line and paid like any invoice. Attendance
+    consumes it one session per present mark through ``package_use``; a corrected mark
+    gives the session back through ``package_restore``.
+
+    ``remaining`` is stored (the enrollment issue reads it) and the database keeps it
+    equal to ``purchased - used``. Status: ACTIVE while sessions remain, EXHAUSTED when
+    none do (a restore reopens it), EXPIRED after ``expires_on``, CANCELLED for good."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        EXHAUSTED = "exhausted", "Exhausted"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TRANSITIONS = {
+        "active": {"exhausted", "expired", "cancelled"},
+        "exhausted": {"active", "expired", "cancelled"},
+        "expired": {"cancelled"},
+        "cancelled": set(),
+    }
+
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="session_packages")
+    program = models.ForeignKey(
+        "academy.Program",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="What the sessions are for; empty: any programme.",
+    )
+    course = models.ForeignKey(
+        "academy.Course",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="What the sessions are for; empty: any course (of the programme, if set).",
+    )
+    sessions_purchased = models.PositiveIntegerField()
+    sessions_used = models.PositiveIntegerField(default=0)
+    sessions_remaining = models.PositiveIntegerField()
+    price = money_field(help_text="What the package costs: the amount of its invoice line.")
+    invoice_line = models.OneToOneField(
+        InvoiceLine, on_delete=models.PROTECT, related_name="session_package", help_text="The charge for the package."
+    )
+    purchased_at = models.DateTimeField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Last day a session can be used; empty: never.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    objects = SessionPackageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-purchased_at"]
+        indexes = [models.Index(fields=["student", "status"], name="session_package_student_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sessions_purchased__gt=0),
+                name="session_package_purchased_positive",
+                violation_error_message="A package holds at least one session.",
+            ),
+            models.CheckConstraint(condition=Q(sessions_used__gte=0), name="session_package_used_non_negative"),
+            models.CheckConstraint(
+                condition=Q(sessions_remaining__gte=0), name="session_package_remaining_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_used__lte=F("sessions_purchased")),
+                name="session_package_used_within_purchased",
+                violation_error_message="More sessions used than purchased.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_remaining=F("sessions_purchased") - F("sessions_used")),
+                name="session_package_remaining_consistent",
+                violation_error_message="Remaining sessions must equal purchased minus used.",
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gt=0),
+                name="session_package_price_positive",
+                violation_error_message="The price must be greater than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "exhausted", "expired", "cancelled"]),
+                name="session_package_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(sessions_remaining__gt=0),
+                name="session_package_active_has_sessions",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="exhausted") | Q(sessions_remaining=0),
+                name="session_package_exhausted_has_none",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="cancelled") & Q(cancelled_at__isnull=False))
+                | (~Q(status="cancelled") & Q(cancelled_at__isnull=True)),
+                name="session_package_cancelled_at_exactly_when_cancelled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sessions_remaining}/{self.sessions_purchased} sessions for {self.student_id}"
+
+    def can_become(self, status: str) -> bool:
+        return status == self.status or status in self.TRANSITIONS[self.status]
+
+    def is_expired_on(self, day) -> bool:
+        return self.expires_on is not None and day > self.expires_on

@@ -335,3 +335,37 @@ def statement_for_guardian_seen_by(*, guardian, user, date_from=None, date_to=No
         date_to=date_to,
         statements=[statement_for_student(student=child, date_from=date_from, date_to=date_to) for child in children],
     )
+
+
+# --- session packages --------------------------------------------------------------------
+
+
+def packages_for(*, student, course=None, today=None):
+    """The usable session packages of ``student``, oldest expiring first (no expiry
+    last), then oldest bought: the order attendance consumes them in. With ``course``:
+    packages for that course, for its programme, or for anything."""
+    from django.db.models import F as _F
+    from django.utils import timezone
+
+    from finance.models import SessionPackage
+
+    today = today or timezone.localdate()
+    packages = SessionPackage.objects.active().filter(student=student).exclude(expires_on__lt=today)
+    if course is not None:
+        packages = packages.filter(
+            Q(course=course)
+            | Q(course__isnull=True, program_id=course.program_id)
+            | Q(course__isnull=True, program__isnull=True)
+        )
+    return packages.select_related("course", "program").order_by(
+        _F("expires_on").asc(nulls_last=True), "purchased_at", "pk"
+    )
+
+
+def session_package_list(*, user):
+    """Every session package (any status) of the students ``user`` may see."""
+    from finance.models import SessionPackage
+
+    return SessionPackage.objects.filter(student__in=students_visible_to(user)).select_related(
+        "student", "course", "program", "invoice_line__invoice"
+    )

@@ -4,6 +4,7 @@ from finance.notices import payment_reminders_send
 from finance.services.billing import billing_run_execute
 from finance.services.invoices import invoices_mark_overdue
 from finance.services.late_fees import late_fees_apply
+from finance.services.packages import packages_mark_expired
 
 
 @shared_task(name="finance.billing_run", acks_late=True)
@@ -29,3 +30,9 @@ def payment_reminders_task() -> dict:
     """Daily: invoices due soon, and overdue ones once a week (each reminder once)."""
     result = payment_reminders_send()
     return {"due_soon": result.due_soon, "overdue": result.overdue, "skipped": result.skipped}
+
+
+@shared_task(name="finance.packages_expire")
+def packages_expire_task() -> int:
+    """Daily: session packages past their expiry date become expired."""
+    return packages_mark_expired()

@@ -36,6 +36,7 @@ router.register("invoices", finance_api.InvoiceViewSet, basename="invoice")
 router.register("payments", finance_api.PaymentViewSet, basename="payment")
 router.register("adjustments", finance_api.AdjustmentViewSet, basename="adjustment")
 router.register("billing-runs", finance_api.BillingRunViewSet, basename="billing-run")
+router.register("session-packages", finance_api.SessionPackageViewSet, basename="session-package")
 
 # enrollment: students in sections, waitlists
 router.register("enrollments", enrollment_api.EnrollmentViewSet, basename="enrollment")

@@ -174,6 +174,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "finance-mark-overdue": {"task": "finance.mark_overdue", "schedule": timedelta(hours=6)},
     "finance-late-fees": {"task": "finance.late_fees", "schedule": timedelta(hours=24)},
     "finance-payment-reminders": {"task": "finance.payment_reminders", "schedule": timedelta(hours=24)},
+    "finance-packages-expire": {"task": "finance.packages_expire", "schedule": timedelta(hours=24)},
     "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},
 }
 # How long a freed seat is held for the first student on the waitlist.

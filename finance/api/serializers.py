@@ -24,6 +24,7 @@ from finance.models import (
     InvoiceLine,
     Payment,
     PaymentAllocation,
+    SessionPackage,
 )
 from finance.selectors import fee_structure_list, fee_type_list, invoice_list
 
@@ -611,3 +612,53 @@ class ReportQuerySerializer(PeriodSerializer):
     location = ScopedPrimaryKeyField(scope=_visible_locations, required=False)
     status = _status("InvoiceStatus", Invoice.Status.choices, required=False)
     months = serializers.IntegerField(min_value=1, max_value=60, required=False)
+
+
+# --- session packages --------------------------------------------------------------------
+
+
+class SessionPackageSerializer(serializers.ModelSerializer):
+    student_number = serializers.CharField(source="student.student_number", read_only=True)
+    course_code = serializers.CharField(source="course.code", read_only=True, default=None)
+    program_code = serializers.CharField(source="program.code", read_only=True, default=None)
+    status = _status("SessionPackageStatus", SessionPackage.Status.choices, read_only=True)
+    price = money_out(help_text="The amount of the invoice line that charged the package.")
+    invoice = serializers.UUIDField(source="invoice_line.invoice_id", read_only=True)
+    invoice_number = serializers.CharField(source="invoice_line.invoice.invoice_number", read_only=True)
+
+    class Meta:
+        model = SessionPackage
+        fields = [
+            "id",
+            "student",
+            "student_number",
+            "program",
+            "program_code",
+            "course",
+            "course_code",
+            "sessions_purchased",
+            "sessions_used",
+            "sessions_remaining",
+            "price",
+            "invoice",
+            "invoice_number",
+            "purchased_at",
+            "expires_on",
+            "status",
+            "cancelled_at",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SessionPackageSellSerializer(InputSerializer):
+    """Sell a package: one invoice with one line is issued for the student."""
+
+    student = ScopedPrimaryKeyField(scope=_visible_students)
+    sessions = serializers.IntegerField(min_value=1, max_value=1000)
+    price = serializers.DecimalField(**POSITIVE_MONEY)
+    course = ScopedPrimaryKeyField(scope=lambda user: course_list(), required=False, allow_null=True)
+    program = ScopedPrimaryKeyField(scope=lambda user: program_list(), required=False, allow_null=True)
+    expires_on = serializers.DateField(required=False, allow_null=True)

@@ -38,6 +38,7 @@ from finance.filters import (
 )
 from finance.models import Invoice, PaymentReversal, PaymentVerification, StudentAccount
 from finance.services.fees import fee_structure_save, fee_type_save
+from finance.services.packages import package_cancel, package_sell
 from finance.services.payments import request_fingerprint
 
 IDEMPOTENCY_KEY_MAX = 100
@@ -639,3 +640,35 @@ __all__ = [
     "StudentBalancesReport",
     "StudentStatementView",
 ]
+
+
+# --- session packages -----------------------------------------------------------------
+
+
+class SessionPackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Sessions bought for a student (purchased / used / remaining); a parent sees their
+    children's. POST sells one: an invoice with one line is issued in the same
+    transaction (paid like any invoice). ``cancel`` ends it for good (409
+    ``package_inactive`` if already cancelled); an unused package's open invoice is
+    cancelled with it. Sessions are used and given back by attendance, not here."""
+
+    serializer_class = api.SessionPackageSerializer
+    create_serializer_class = api.SessionPackageSellSerializer
+    filterset_class = None
+    parent_readable = True
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.session_package_list(user=self.request.user).order_by("-purchased_at", "pk")
+
+    def create(self, request, *args, **kwargs):
+        package = package_sell(actor=request.user, **self.validated_input())
+        return self.respond(package, status=201)
+
+    @extend_schema(request=api.ReasonSerializer, responses=api.SessionPackageSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.change_sessionpackage", filterset_class=None)
+    def cancel(self, request, pk=None):
+        package = self.get_object()
+        data = self.validated_input(api.ReasonSerializer, partial=False)
+        package = package_cancel(package=package, actor=request.user, reason=data["reason"])
+        return self.respond(package)

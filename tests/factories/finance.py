@@ -1,9 +1,11 @@
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from finance.models import FeeStructure, FeeType, FinancePolicy
+from finance.models import FeeStructure, FeeType, FinancePolicy, SessionPackage
 from finance.services import LineSpec, invoice_issue
+from finance.services.packages import package_sell
 
 
 class FeeTypeFactory(factory.django.DjangoModelFactory):
@@ -43,3 +45,32 @@ def issue(student, *amounts, actor=None, **kwargs):
         ],
         **kwargs,
     )
+
+
+class SessionPackageFactory(factory.django.DjangoModelFactory):
+    """A package sold through ``package_sell`` (so it has its invoice). A past
+    ``expires_on`` is set after the sale, as for a package bought long ago."""
+
+    class Meta:
+        model = SessionPackage
+
+    student = factory.SubFactory("tests.factories.families.StudentFactory")
+    sessions = 10
+    price = Decimal("100.00")
+
+    @classmethod
+    def _create(cls, model_class, *, student, sessions, price, actor=None, expires_on=None, **kwargs):
+        FeeTypeFactory()
+        expired = expires_on is not None and expires_on < timezone.localdate()
+        package = package_sell(
+            student=student,
+            sessions=sessions,
+            price=price,
+            actor=actor,
+            expires_on=None if expired else expires_on,
+            **kwargs,
+        )
+        if expired:
+            model_class.objects.filter(pk=package.pk).update(expires_on=expires_on)
+            package.refresh_from_db()
+        return package

@@ -19,6 +19,7 @@ FINANCE_PATHS = (
     "/api/v1/payments/",
     "/api/v1/adjustments/",
     "/api/v1/billing-runs/",
+    "/api/v1/session-packages/",
     "/api/v1/reports/",
 )
 
@@ -61,6 +62,30 @@ def _adjustment_body(m):
 
 def _run_body(m):
     return {"location": str(m.location.pk), "period": "2032-01", "issue_date": "2032-01-01"}
+
+
+def _package(m):
+    """The child's session package, sold on first use (before ``money_rows`` is counted
+    when a row's body asks for it)."""
+    if getattr(m, "package", None) is None:
+        from tests.factories.finance import SessionPackageFactory
+
+        m.package = SessionPackageFactory(student=m.child)
+    return m.package
+
+
+def _package_sell_body(m):
+    return {"student": str(m.child.pk), "sessions": 10, "price": "90.00"}
+
+
+def _package_body(m):
+    _package(m)
+    return {}
+
+
+def _package_cancel_body(m):
+    _package(m)
+    return {"reason": "Moved away"}
 
 
 REPORTS = (
@@ -165,6 +190,25 @@ CASES = [
     ("runs-get", "get", lambda m: f"{V1}/billing-runs/{m.run.pk}/", None, SCOPED_STAFF_READ),
     ("runs-post", "post", lambda m: f"{V1}/billing-runs/", _run_body, expect(202, 403, 403, 202, 403, 403, 401)),
     ("runs-delete", "delete", lambda m: f"{V1}/billing-runs/{m.run.pk}/", None, ALWAYS_405),
+    # --- session packages: the desk sells, finance cancels; parents read their children's ---
+    ("packages-list", "get", lambda m: f"{V1}/session-packages/", None, EVERYONE_READS),
+    ("packages-get", "get", lambda m: f"{V1}/session-packages/{_package(m).pk}/", None, CHILD_READ),
+    (
+        "packages-post",
+        "post",
+        lambda m: f"{V1}/session-packages/",
+        _package_sell_body,
+        expect(201, 201, 400, 201, 403, 403, 401),
+    ),
+    ("packages-patch", "patch", lambda m: f"{V1}/session-packages/{m.package.pk}/", _package_body, ALWAYS_405),
+    ("packages-delete", "delete", lambda m: f"{V1}/session-packages/{m.package.pk}/", _package_body, ALWAYS_405),
+    (
+        "packages-cancel",
+        "post",
+        lambda m: f"{V1}/session-packages/{m.package.pk}/cancel/",
+        _package_cancel_body,
+        FINANCE_CHANGE,
+    ),
     # --- statements ---
     ("student-statement", "get", lambda m: f"{V1}/students/{m.child.pk}/statement/", None, CHILD_READ),
     ("guardian-statement", "get", lambda m: f"{V1}/guardians/{m.guardian.pk}/statement/", None, CHILD_READ),
