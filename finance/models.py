@@ -10,7 +10,7 @@ the entry chain and every invoice's paid amount against the source records.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, Round
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TimeStampedModel, UUIDModel
@@ -195,7 +195,8 @@ class Invoice(TimeStampedModel):
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_non_negative"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_non_negative"),
             models.CheckConstraint(
-                condition=Q(amount_paid__lte=F("total") + F("amount_adjusted")),
+                # rounded: SQLite keeps these columns as floating point (0.06 + 0.01 != 0.07)
+                condition=Q(amount_paid__lte=Round(F("total") + F("amount_adjusted"), 2)),
                 name="invoice_not_overpaid",
                 violation_error_message="An invoice cannot be paid beyond its amount.",
             ),
@@ -515,7 +516,9 @@ class LedgerEntry(models.Model):
             models.UniqueConstraint(fields=["account", "seq"], name="ledger_seq_unique_per_account"),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
             models.CheckConstraint(
-                condition=Q(balance_after=F("balance_before") + F("amount")), name="ledger_balance_chain"
+                # rounded: SQLite keeps these columns as floating point (0.06 + 0.01 != 0.07)
+                condition=Q(balance_after=Round(F("balance_before") + F("amount"), 2)),
+                name="ledger_balance_chain",
             ),
         ]
 

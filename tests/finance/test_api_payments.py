@@ -250,12 +250,13 @@ def test_concurrent_retries_with_one_idempotency_key_record_one_payment(location
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=post) for _ in range(10)]
+    threads = [threading.Thread(target=post) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+    assert len(statuses) == 20
     assert {status for status, _id in statuses} == {201}
     assert len({payment_id for _status, payment_id in statuses}) == 1
     assert Payment.objects.count() == 1

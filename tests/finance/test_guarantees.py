@@ -28,6 +28,9 @@ from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, Finance
 APPEND_ONLY = [
     ("finance_payment", "amount = amount + 1"),
     ("finance_paymentallocation", "amount = amount + 1"),
+    ("finance_paymentverification", "outcome = 'rejected'"),
+    ("finance_paymentreversal", "reason = 'edited'"),
+    ("finance_refund", "amount = amount + 1"),
     ("finance_ledgerentry", "description = 'edited'"),
 ]
 
@@ -39,26 +42,52 @@ def paid_student(db, student, cashier):
     return student
 
 
+@pytest.fixture
+def every_money_record(paid_student, cashier, approver):
+    """At least one row in each append-only table: a cash payment with its allocation
+    and ledger entries, a verified cheque, a reversed payment and a refund of credit."""
+    cheque = services.payment_record(actor=cashier, student=paid_student, amount="40", method="cheque").payment
+    services.payment_verify(payment=cheque, actor=approver, cleared=True)  # 40.00 of credit
+    mistake = services.payment_record(actor=cashier, student=paid_student, amount="5", method="cash").payment
+    services.payment_reverse(payment=mistake, actor=approver, reason="Entered twice")
+    services.refund_record(student=paid_student, amount="15", method="cash", reason="Overpaid", actor=cashier)
+    return paid_student
+
+
+def _table_rows() -> dict:
+    with connection.cursor() as cursor:
+        counts = {}
+        for table, _change in APPEND_ONLY:
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("table", "change"), APPEND_ONLY)
-def test_the_database_refuses_update_and_delete_on_money_records(paid_student, table, change):
+def test_the_database_refuses_update_and_delete_on_money_records(every_money_record, table, change):
+    before = _table_rows()
+    assert before[table] > 0
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {change}")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}")
     with pytest.raises(DatabaseError), transaction.atomic():
         Payment.objects.all().delete()
-    assert Payment.objects.count() == 1
+    assert _table_rows() == before
+    assert ledger_verify().problems == []
 
 
 @pytest.mark.django_db
 @pytest.mark.postgres
-def test_postgres_refuses_truncate_of_money_records(paid_student):
+@pytest.mark.parametrize("table", [table for table, _change in APPEND_ONLY])
+def test_postgres_refuses_truncate_of_money_records(every_money_record, table):
+    before = _table_rows()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # settle pending FK checks first
         cursor.execute("SET LOCAL academy.allow_truncate = 'off'")
-        cursor.execute("TRUNCATE finance_ledgerentry CASCADE")
-    assert LedgerEntry.objects.exists()
+        cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert _table_rows() == before
 
 
 @pytest.mark.django_db
@@ -167,29 +196,37 @@ def test_hold_for_answers_by_the_location_policy(student, cashier):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_payments_on_one_account_never_lose_an_update(location):
+    """20 threads each record a different payment on one account at the same moment."""
     student = StudentFactory(location=location)
     cashier = finance_user(username="cashier")
     issue(student, *["10.00"] * 20)
+    amounts = [D("3.00") + D(n) / 100 for n in range(1, 21)]  # 3.01 .. 3.20, all different
+    start = threading.Barrier(len(amounts))
     errors = []
 
-    def pay():
+    def pay(amount):
         try:
-            for _ in range(5):
-                services.payment_record(actor=cashier, student=student, amount="7.00", method="cash")
+            start.wait(timeout=30)
+            services.payment_record(actor=cashier, student=student, amount=amount, method="cash")
         except Exception as error:  # surfaced below
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=pay) for _ in range(4)]
+    threads = [threading.Thread(target=pay, args=(amount,)) for amount in amounts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert Payment.objects.count() == 20
-    assert account_balance(student=student) == D("200.00") - D("140.00")
-    assert sum(a.amount for a in PaymentAllocation.objects.all()) == D("140.00")
+    paid = sum(amounts, D("0.00"))
+    assert paid == D("62.10")
+    assert sorted(Payment.objects.values_list("amount", flat=True)) == amounts
+    assert account_balance(student=student) == D("200.00") - paid
+    assert sum(LedgerEntry.objects.filter(account_id=student.pk).values_list("amount", flat=True)) == D("200.00") - paid
+    assert StudentAccount.objects.get(pk=student.pk).entry_count == 20 + 20  # 20 invoice lines, 20 payments
+    assert sum(a.amount for a in PaymentAllocation.objects.all()) == paid
+    assert sum(Invoice.objects.values_list("amount_paid", flat=True)) == paid
     receipts = sorted(int(n.split("-")[-1]) for n in Payment.objects.values_list("receipt_number", flat=True))
     assert receipts == list(range(receipts[0], receipts[0] + 20))  # gapless
     assert ledger_verify().problems == []
