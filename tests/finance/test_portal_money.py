@@ -6,12 +6,9 @@ guardian linked to the child who does not pay for them, staff, anonymous), what 
 pages show, bad statement dates, PDFs, and a fixed query count on the account page."""
 
 import datetime
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -371,69 +368,3 @@ def test_the_account_page_has_a_fixed_query_count(client, location, cashier, dja
         response = client.get("/portal/money/")
     assert sum(len(child.open_invoices) for child in response.context["children"]) == invoices
     assert len(response.context["payments"]) == invoices // 2
-
-
-# --- phone screen (a real browser) -------------------------------------------------------------
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-PHONE = {"width": 375, "height": 740}
-# Screenshots of the pages on a phone, kept as test artifacts like the e2e suite's.
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "var/test-artifacts"))
-
-
-@pytest.mark.e2e
-@pytest.mark.postgres  # flushing the append-only finance tables after a transactional test needs PostgreSQL
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and os.environ.get("E2E_REQUIRED") != "1", reason=f"{CHROMIUM} not installed"
-)
-def test_the_money_pages_fit_a_phone_screen(live_server, location, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    from academy.services import roles_sync
-    from tests.factories.academy import PASSWORD, finance_user
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # given a family with long invoice lines, an overdue invoice, a payment and credit
-    roles_sync()
-    with transaction.atomic():
-        cashier = finance_user(username="cashier")
-        guardian = GuardianFactory(portal_user=parent_user(username="parent"), last_name="Featherstonehaugh")
-        first, second = (StudentFactory(location=location, primary_guardian=guardian) for _ in range(2))
-    today = timezone.localdate()
-    invoice = issue(
-        first,
-        "1234567.89",
-        "20.00",
-        actor=cashier,
-        issue_date=today - datetime.timedelta(days=40),
-        due_date=today - datetime.timedelta(days=10),
-    )
-    issue(second, "99999.99", actor=cashier)
-    payment_record(actor=cashier, amount=Decimal("12345.67"), method="bank_transfer", student=second)
-    pages = [
-        "/portal/money/",
-        f"/portal/money/invoices/{invoice.pk}/",
-        "/portal/money/statement/",
-        "/portal/money/statement/?date_from=bad&date_to=2020-01-01",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            context = browser.new_context(viewport=PHONE, is_mobile=True)
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(f"{live_server.url}/portal/login/")
-            page.get_by_label("Username").fill("parent")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{live_server.url}/portal/")
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            for number, path in enumerate(pages, start=1):
-                # when the parent opens each money page on a phone
-                page.goto(f"{live_server.url}{path}")
-                # then nothing is wider than the screen: no sideways scrolling
-                assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
-                page.screenshot(path=ARTIFACTS / f"portal-money-phone-{number}.png", full_page=True)
-        finally:
-            browser.close()
