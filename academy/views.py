@@ -51,6 +51,14 @@ def staff_permission_required(permission: str):
     return decorator
 
 
+def query_without(request, *names) -> str:
+    """The request's query string without ``names`` (for page and sort links)."""
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
 def staff_layout_context(request) -> dict:
     """What ``base_staff.html`` needs: the locations the user may switch between and the
     one chosen with ``?location=`` (ignored when it is not one of them)."""

@@ -18,7 +18,7 @@ from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
 from academy.common.history import as_of, history_page
 from academy.forms import add_service_errors
-from academy.views import staff_layout_context, staff_permission_required, staff_required
+from academy.views import query_without, staff_layout_context, staff_permission_required, staff_required
 from families.selectors import (
     admissions_by_month,
     student_counts,
@@ -80,16 +80,9 @@ def _filtered_students(request):
     return filterset, Student.objects.none()
 
 
-def _query_without(request, *names) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
-
-
 def _sort_links(request, ordering: str) -> list[dict]:
     """Column headers: a click sorts by the column, a second click reverses it."""
-    base = _query_without(request, "ordering", "page")
+    base = query_without(request, "ordering", "page")
     links = []
     for field, label in SORTABLE.items():
         following = f"-{field}" if ordering == field else field
@@ -116,8 +109,8 @@ def student_list_view(request):
         "page": page,
         "ordering": ordering,
         "sort_links": _sort_links(request, ordering),
-        "query": _query_without(request, "page"),
-        "export_query": _query_without(request, "page"),
+        "query": query_without(request, "page"),
+        "export_query": query_without(request, "page"),
     }
     template = "staff/_student_table.html" if request.htmx else "staff/student_list.html"
     return render(request, template, context)

@@ -19,7 +19,7 @@ from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
 from academy.forms import add_service_errors
-from academy.views import staff_layout_context, staff_permission_required
+from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
 from finance.filters import InvoiceFilterSet, PaymentFilterSet
@@ -41,13 +41,6 @@ ZERO = Decimal("0.00")
 
 def _money(value) -> str:
     return f"{value:,.2f}"
-
-
-def _query_without(request, *names) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
 
 
 def _page(request, queryset):
@@ -132,7 +125,7 @@ def invoice_list(request):
         "chosen_statuses": request.GET.getlist("status"),
         "search": request.GET.get("search", ""),
         "page": _page(request, invoices),
-        "query": _query_without(request, "page"),
+        "query": query_without(request, "page"),
     }
     return render(request, "staff/finance_invoice_list.html", context)
 
@@ -223,7 +216,7 @@ def payment_list(request):
         "filter": filterset,
         "methods": Payment.Method.choices,
         "page": _page(request, payments.select_related("reversal")),
-        "query": _query_without(request, "page"),
+        "query": query_without(request, "page"),
     }
     return render(request, "staff/finance_payment_list.html", context)
 
@@ -328,7 +321,7 @@ def adjustment_queue(request):
         "page": _page(request, adjustments),
         "status": status,
         "statuses": Adjustment.Status.choices,
-        "query": _query_without(request, "page"),
+        "query": query_without(request, "page"),
     }
     return render(request, "staff/finance_adjustment_queue.html", context)
 
@@ -366,7 +359,7 @@ def billing_run_list(request):
     context = {
         **staff_layout_context(request),
         "page": _page(request, selectors.billing_run_list(user=request.user)),
-        "query": _query_without(request, "page"),
+        "query": query_without(request, "page"),
     }
     return render(request, "staff/finance_billing_run_list.html", context)
 
@@ -414,7 +407,7 @@ def _statement_page(request, statement, *, family: bool, subject, filename: str)
         "subject": subject,
         "statement": statement,
         "statements": statement.statements if family else [statement],
-        "pdf_query": _query_without(request, "format"),
+        "pdf_query": query_without(request, "format"),
     }
     return render(request, "staff/finance_statement.html", context, status=200 if form.is_valid() else 400)
 
@@ -584,7 +577,7 @@ def report_view(request):
         "columns": columns,
         "table": [[(row.get(name), kind) for name, _label, kind in columns] for row in page.object_list],
         "page": page,
-        "query": _query_without(request, "page"),
-        "csv_query": _query_without(request, "page", "format"),
+        "query": query_without(request, "page"),
+        "csv_query": query_without(request, "page", "format"),
     }
     return render(request, "staff/finance_reports.html", context, status=200 if form.is_valid() else 400)
