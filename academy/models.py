@@ -43,12 +43,26 @@ class Location(TimeStampedModel):
     phone = models.CharField(max_length=30, blank=True)
     email = models.EmailField(blank=True)
     is_active = models.BooleanField(default=True)
+    attendance_threshold = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Attendance percentage a student needs to be eligible (exams, promotion). "
+        "Empty: the programme's, else the academy default (75).",
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(code=""), name="location_code_not_blank"),
+            models.CheckConstraint(
+                condition=Q(attendance_threshold__isnull=True)
+                | Q(attendance_threshold__gte=0, attendance_threshold__lte=100),
+                name="location_attendance_threshold_percent",
+                violation_error_message="The attendance threshold is a percentage from 0 to 100.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,17 +205,66 @@ class GradeLevel(TimeStampedModel):
 class Program(TimeStampedModel):
     """A family of courses: "Swimming", "Primary academics"."""
 
+    class MakeupPolicy(models.TextChoices):
+        NONE = "none", "No make-ups"
+        EXCUSED = "excused", "Excused absences earn a make-up"
+        ABSENT_OR_EXCUSED = "absent_or_excused", "Any absence earns a make-up"
+
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    makeup_policy = models.CharField(
+        max_length=20,
+        choices=MakeupPolicy.choices,
+        default=MakeupPolicy.ABSENT_OR_EXCUSED,
+        help_text="Which missed sessions earn a make-up credit.",
+    )
+    makeup_credit_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Days after the missed session that a make-up credit can be booked."
+    )
+    makeup_fee = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="Charged when a make-up is booked; 0 for none."
+    )
+    attendance_threshold = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Attendance percentage needed to be eligible; empty: the location's, else 75.",
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(makeup_policy__in=["none", "excused", "absent_or_excused"]),
+                name="program_makeup_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(makeup_fee__gte=0),
+                name="program_makeup_fee_non_negative",
+                violation_error_message="The make-up fee cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(attendance_threshold__isnull=True)
+                | Q(attendance_threshold__gte=0, attendance_threshold__lte=100),
+                name="program_attendance_threshold_percent",
+                violation_error_message="The attendance threshold is a percentage from 0 to 100.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def earns_makeup(self, status: str) -> bool:
+        """Whether a mark of ``status`` (absent / excused) earns a make-up credit."""
+        if self.makeup_policy == self.MakeupPolicy.EXCUSED:
+            return status == "excused"
+        if self.makeup_policy == self.MakeupPolicy.ABSENT_OR_EXCUSED:
+            return status in ("absent", "excused")
+        return False
 
 
 class Course(TimeStampedModel):

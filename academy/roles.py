@@ -13,7 +13,7 @@ PARENT = "Parent"
 STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
 ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
 
-DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment")
+DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment", "attendance")
 STRUCTURE_MODELS = (
     "location",
     "facility",
@@ -51,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | {"finance.add_payment"}
         | {"finance.view_sessionpackage", "finance.add_sessionpackage"}  # the desk sells packages
         | _manage("enrollment", "enrollment", "waitlistentry")
+        | _manage("attendance", "attendancerecord", delete=True)
+        | _manage("attendance", "makeupcredit")
     ),
     FINANCE: (
         _view("academy", *STRUCTURE_MODELS)
@@ -67,9 +69,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "finance.approve_adjustment",
         }
         | _view("enrollment", "enrollment", "waitlistentry")
+        | _view("attendance", "attendancerecord", "makeupcredit")
     ),
     INSTRUCTOR: _view("academy", *STRUCTURE_MODELS)
     | _view("students", "student")
-    | _view("enrollment", "enrollment", "waitlistentry"),
+    | _view("enrollment", "enrollment", "waitlistentry")
+    # instructors mark attendance in the sections they teach (academy.selectors.section_list)
+    | _manage("attendance", "attendancerecord")
+    | _view("attendance", "makeupcredit"),
     PARENT: set(),
 }

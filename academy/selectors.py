@@ -16,6 +16,7 @@ from academy.models import (
     Term,
     User,
 )
+from academy.roles import INSTRUCTOR, STAFF_ROLES
 
 
 def location_ids_visible_to(user: User) -> set | None:
@@ -36,6 +37,20 @@ def scoped_to_locations(queryset: QuerySet, *, user: User, field: str = "locatio
     (unchanged for staff without location limits, empty for anybody who is not staff)."""
     ids = location_ids_visible_to(user)
     return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
+
+
+def teaches_only(user: User) -> bool:
+    """Whether ``user`` is an instructor and nothing more: such a user sees and marks
+    only the sections they teach."""
+    if not (user and user.is_authenticated and user.is_academy_staff) or user.is_superuser:
+        return False
+    roles = grants_for(user).roles
+    return INSTRUCTOR in roles and not (roles & (STAFF_ROLES - {INSTRUCTOR}))
+
+
+def scoped_to_sections_taught(queryset: QuerySet, *, user: User, field: str = "instructor") -> QuerySet:
+    """``queryset`` limited to the sections ``user`` teaches when they only teach."""
+    return queryset.filter(**{field: user}) if teaches_only(user) else queryset
 
 
 def location_list(*, user: User) -> QuerySet[Location]:
@@ -71,20 +86,22 @@ def course_list() -> QuerySet[Course]:
 
 
 def section_list(*, user: User) -> QuerySet[Section]:
-    """Sections the user may see. (The enrollment app will annotate ``enrolled_count``;
-    until then the API reports 0 enrolled and ``seats_left`` = capacity.)"""
-    return scoped_to_locations(
+    """Sections the user may see: their locations', and only those they teach when
+    they are only an instructor."""
+    sections = scoped_to_locations(
         Section.objects.select_related("course", "term__academic_year", "location", "facility", "instructor"),
         user=user,
     )
+    return scoped_to_sections_taught(sections, user=user)
 
 
 def class_session_list(*, user: User) -> QuerySet[ClassSession]:
-    return scoped_to_locations(
+    sessions = scoped_to_locations(
         ClassSession.objects.select_related("section__course", "section__term", "section__location", "facility"),
         user=user,
         field="section__location_id",
     )
+    return scoped_to_sections_taught(sessions, user=user, field="section__instructor")
 
 
 # --- staff portal: read-only structure pages ---------------------------------------------

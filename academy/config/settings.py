@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "families",
     "finance",
     "enrollment",
+    "attendance",
 ]
 
 MIDDLEWARE = [
@@ -176,9 +177,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "finance-payment-reminders": {"task": "finance.payment_reminders", "schedule": timedelta(hours=24)},
     "finance-packages-expire": {"task": "finance.packages_expire", "schedule": timedelta(hours=24)},
     "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},
+    "attendance-expire-makeup-credits": {"task": "attendance.expire_makeup_credits", "schedule": timedelta(hours=24)},
 }
 # How long a freed seat is held for the first student on the waitlist.
 ENROLLMENT_OFFER_HOURS = env.int("ENROLLMENT_OFFER_HOURS", default=48)
+# The attendance percentage a student needs to be eligible, unless a programme or a
+# location sets its own.
+ATTENDANCE_ELIGIBILITY_THRESHOLD = env.float("ATTENDANCE_ELIGIBILITY_THRESHOLD", default=75.0)
 SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.LoggingSMSBackend")
 
 # E-mail: EMAIL_URL (smtp://user:pass@host:587/?tls=True); default writes files under var/mail.
