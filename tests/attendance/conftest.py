@@ -105,3 +105,7 @@ def enrolled(section, sessions, make_student, office, today):
         return result
 
     return make
+
+
+# the API tests use the actors and the small academy of tests/api
+from tests.api.conftest import as_user, client_for, roles, structure, world  # noqa: E402, F401
