@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     OFFICE_STAFF: (
         _view("academy", *STRUCTURE_MODELS)
         | _manage("students", "student")
+        | _manage("students", "locationtransfer")  # request; approving needs students.approve_locationtransfer
         | _manage("families", "guardian")
         | _manage("families", "studentguardian", delete=True)
         | _view("finance", "invoice", "payment", "feestructure", "feetype")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from students.models import Student
+from students.models import LocationTransfer, Student
 
 
 @admin.register(Student)
@@ -59,3 +59,47 @@ class StudentAdmin(SimpleHistoryAdmin):
             from students.services import student_change_status
 
             student_change_status(student=obj, status=form.cleaned_data["status"], actor=request.user)
+
+
+@admin.register(LocationTransfer)
+class LocationTransferAdmin(SimpleHistoryAdmin):
+    """Location transfers: read and history here. Requests, approval and applying go
+    through ``enrollment.transfers`` (the staff portal and the API call it), which
+    assesses the impact and moves enrollments and money; admin cannot do that."""
+
+    list_display = (
+        "transfer_number",
+        "student",
+        "from_location",
+        "to_location",
+        "transfer_type",
+        "effective_date",
+        "status",
+        "requested_by",
+        "approved_by",
+    )
+    list_filter = ("status", "transfer_type", "from_location", "to_location")
+    search_fields = ("transfer_number", "student__student_number", "student__last_name", "reason")
+    list_select_related = ("student", "from_location", "to_location", "requested_by", "approved_by")
+    raw_id_fields = ("student",)
+    readonly_fields = (
+        "transfer_number",
+        "affected_enrollments",
+        "affected_sessions",
+        "financial_impact",
+        "account_balance",
+        "impact_details",
+        "financial_notes",
+        "assessed_at",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # requested through the staff portal or API (impact assessment, numbering)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # status changes are services: approve, reject, apply
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
-from academy.common.models import TrackedModel
+from academy.common.models import TimeStampedModel, TrackedModel
 from academy.common.search import search_text_expression
 
 
@@ -137,3 +137,165 @@ class Student(TrackedModel):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class LocationTransferQuerySet(models.QuerySet):
+    def open(self):
+        """Transfers not yet decided or not yet applied: requested or approved."""
+        return self.filter(status__in=LocationTransfer.OPEN_STATUSES)
+
+
+class LocationTransfer(TimeStampedModel):
+    """A student's move from one location to another (seed 000 ``student_location_history``):
+    requested -> approved (by another person than the requester) -> applied, or rejected.
+
+    The impact is assessed when the transfer is requested and again when it is applied:
+    the student's active enrollments at the old location, their sessions on or after the
+    effective date, the value of the unused sessions and the student's balance. The
+    record lives here; ``enrollment.transfers`` assesses and applies it (it withdraws or
+    moves the enrollments, settles the money through finance and updates the student's
+    location with history)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        APPLIED = "applied", "Applied"
+
+    class Type(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        EMERGENCY = "emergency", "Emergency"
+        TEMPORARY = "temporary", "Temporary"
+        PERMANENT = "permanent", "Permanent"
+
+    OPEN_STATUSES = (Status.REQUESTED, Status.APPROVED)
+    TRANSITIONS = {
+        Status.REQUESTED: {Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: {Status.APPLIED, Status.REJECTED},
+        Status.REJECTED: set(),
+        Status.APPLIED: set(),
+    }
+
+    transfer_number = models.CharField(max_length=20, unique=True, editable=False)
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="location_transfers")
+    from_location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="transfers_out")
+    to_location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="transfers_in")
+    transfer_type = models.CharField(max_length=12, choices=Type.choices, default=Type.STANDARD)
+    reason = models.CharField(max_length=300)
+    effective_date = models.DateField(help_text="The first day at the new location.")
+    end_date = models.DateField(
+        null=True, blank=True, help_text="The last day of a temporary transfer (required for temporary ones)."
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    notes = models.TextField(blank=True)
+
+    # impact assessment (at request, refreshed on apply)
+    affected_enrollments = models.PositiveIntegerField(default=0)
+    affected_sessions = models.PositiveIntegerField(
+        default=0, help_text="Sessions of those enrollments on or after the effective date, not cancelled."
+    )
+    financial_impact = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text="The value of the unused sessions of the affected enrollments (remaining x session rate).",
+    )
+    account_balance = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="The student's balance when assessed (+ owed)."
+    )
+    impact_details = models.JSONField(default=list, blank=True, help_text="One entry per affected enrollment.")
+    financial_notes = models.TextField(blank=True, help_text="How the money was settled when applied.")
+    assessed_at = models.DateTimeField(null=True, blank=True)
+
+    requested_by = models.ForeignKey("academy.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    approved_by = models.ForeignKey("academy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approval_notes = models.TextField(blank=True)
+    rejected_by = models.ForeignKey("academy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    applied_by = models.ForeignKey("academy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    objects = LocationTransferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-transfer_number"]
+        permissions = [("approve_locationtransfer", "Can approve, reject and apply location transfers")]
+        indexes = [
+            models.Index(fields=["status", "effective_date"], name="transfer_status_effective"),
+            models.Index(fields=["from_location", "status"], name="transfer_from_status"),
+            models.Index(fields=["to_location", "status"], name="transfer_to_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student"],
+                condition=Q(status__in=["requested", "approved"]),
+                name="one_open_transfer_per_student",
+                violation_error_message="The student already has an open location transfer.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_location=F("to_location")),
+                name="transfer_locations_differ",
+                violation_error_message="The new location must differ from the current one.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "rejected", "applied"]), name="transfer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(transfer_type__in=["standard", "emergency", "temporary", "permanent"]),
+                name="transfer_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="transfer_reason_required", violation_error_message="Say why."
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
+                name="transfer_approver_differs",
+                violation_error_message="The approver must be another person than the requester.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "applied"])
+                | Q(approved_by__isnull=False, approved_at__isnull=False),
+                name="transfer_approved_has_approver",
+                violation_error_message="An approved transfer names its approver and the time of approval.",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True) | Q(approved_at__gte=F("requested_at")),
+                name="transfer_approved_after_request",
+                violation_error_message="A transfer cannot be approved before it was requested.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="applied") | Q(applied_at__isnull=False),
+                name="transfer_applied_has_time",
+                violation_error_message="An applied transfer records when it was applied.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | Q(rejected_at__isnull=False),
+                name="transfer_rejected_has_time",
+                violation_error_message="A rejected transfer records when it was rejected.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(transfer_type="temporary") | Q(end_date__isnull=False),
+                name="transfer_temporary_has_end",
+                violation_error_message="A temporary transfer needs an end date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("effective_date")),
+                name="transfer_end_after_effective",
+                violation_error_message="The end date cannot be before the effective date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.transfer_number or f"Transfer of {self.student_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
