@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
+from django.urls import reverse
 from django.utils import timezone
 
 from academy.common.exceptions import Conflict
@@ -149,6 +150,7 @@ def _offer_notify(entry: WaitlistEntry, *, section: Section, actor) -> None:
         location=section.location,
         type=Notification.Type.SUCCESS,
         priority=Notification.Priority.HIGH,
+        action_url=reverse("portal:waitlist"),
         dedupe_key=f"waitlist_seat_offered:{entry.pk}:{entry.offered_at:%Y%m%d%H%M%S}",
     )
 
@@ -467,3 +469,59 @@ def enrollment_transfer(*, enrollment: Enrollment, to_section: Section, actor, r
     )
     _offer_free_seats(source, actor=actor)
     return moved
+
+
+# --- the order of the line -------------------------------------------------------------
+
+
+@transaction.atomic
+def waitlist_move(*, entry: WaitlistEntry, position: int, actor) -> WaitlistEntry:
+    """Move a live ``entry`` to ``position`` (1 = first) in its section's line; a place
+    past the end moves it to the end. The line is renumbered 1..n in its new order and
+    every entry whose place changed gets a history row with the reason.
+
+    Under the section's lock (like every waitlist write), the live entries are locked
+    in line order. Places are unique among live entries (a partial unique index checked
+    row by row), so the entries that move are first lifted above the highest place in
+    one statement and then set to their final places. An offered entry keeps its offer:
+    the order only decides who is offered the next free seat. 409 ``offer_closed`` when
+    the entry has left the line."""
+    try:
+        position = int(position)
+    except (TypeError, ValueError):
+        raise ValidationError({"position": ["Enter a place in the line such as 1."]}) from None
+    if position < 1:
+        raise ValidationError({"position": ["The first place in the line is 1."]})
+    section = _section_lock(entry.section)
+    line = list(
+        WaitlistEntry.objects.live()
+        .filter(section=section)
+        .select_for_update(of=("self",))
+        .select_related("student")
+        .order_by("position", "created_at")
+    )
+    moving = next((candidate for candidate in line if candidate.pk == entry.pk), None)
+    if moving is None:
+        current = WaitlistEntry.objects.get(pk=entry.pk)
+        raise Conflict(f"The waitlist entry is already {current.get_status_display().lower()}.", code="offer_closed")
+    before = {candidate.pk: candidate.position for candidate in line}
+    old_place = line.index(moving) + 1
+    new_place = min(position, len(line))
+    line.remove(moving)
+    line.insert(new_place - 1, moving)
+    changed = [candidate for place, candidate in enumerate(line, start=1) if before[candidate.pk] != place]
+    if not changed:
+        return moving
+    top = max(before.values())
+    WaitlistEntry.objects.filter(pk__in=[candidate.pk for candidate in changed]).update(position=F("position") + top)
+    for place, candidate in enumerate(line, start=1):
+        if before[candidate.pk] == place:
+            continue
+        candidate.position = place
+        reason = (
+            f"Moved from place {old_place} to {new_place} in the line"
+            if candidate.pk == moving.pk
+            else f"Place in the line is now {place} (another entry was moved)"
+        )
+        validated_save(candidate, actor=actor, reason=reason)
+    return moving

@@ -4,6 +4,8 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from academy.api import views as academy_api
+from attendance.api import views as attendance_api
+from enrollment.api import transfers as transfers_api
 from enrollment.api import views as enrollment_api
 from families.api import views as families_api
 from families.api.notifications import GuardianNotificationList
@@ -22,7 +24,9 @@ router.register("grade-levels", academy_api.GradeLevelViewSet, basename="grade-l
 router.register("programs", academy_api.ProgramViewSet, basename="program")
 router.register("courses", academy_api.CourseViewSet, basename="course")
 router.register("sections", enrollment_api.SectionWithSeatsViewSet, basename="section")  # + seats
-router.register("class-sessions", academy_api.ClassSessionViewSet, basename="class-session")
+router.register(
+    "class-sessions", attendance_api.ClassSessionWithAttendanceViewSet, basename="class-session"
+)  # + {id}/attendance/
 
 # students and families
 router.register("students", families_api.StudentViewSet, basename="student")
@@ -41,6 +45,11 @@ router.register("session-packages", finance_api.SessionPackageViewSet, basename=
 # enrollment: students in sections, waitlists
 router.register("enrollments", enrollment_api.EnrollmentViewSet, basename="enrollment")
 router.register("waitlist", enrollment_api.WaitlistViewSet, basename="waitlist-entry")
+router.register("transfers", transfers_api.TransferViewSet, basename="transfer")  # location transfers
+
+# attendance: marks, rosters (class-sessions/{id}/attendance/), make-up credits
+router.register("attendance", attendance_api.AttendanceViewSet, basename="attendance-record")
+router.register("makeup-credits", attendance_api.MakeupCreditViewSet, basename="makeup-credit")
 
 # notifications: the caller's own inbox
 router.register("notifications", NotificationViewSet, basename="notification")
@@ -50,5 +59,6 @@ urlpatterns = [
     path("me/", families_api.MeView.as_view(), name="api-me"),
     path("guardians/<uuid:pk>/notifications/", GuardianNotificationList.as_view(), name="guardian-notifications"),
     path("", include("finance.api.urls")),
+    path("", include("attendance.api.urls")),
     path("", include(router.urls)),
 ]

@@ -6,6 +6,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from academy import urls as staff_shell_urls
+from attendance import portal_urls as attendance_portal_urls
+from attendance import staff_urls as attendance_staff_urls
+from enrollment import portal_urls as enrollment_portal_urls
 from enrollment import staff_urls as enrollment_staff_urls
 from families import portal_urls as families_portal_urls
 from families import staff_urls as families_staff_urls
@@ -19,6 +22,7 @@ staff_urlpatterns = [
     *families_staff_urls.urlpatterns,
     *finance_staff_urls.urlpatterns,
     *enrollment_staff_urls.urlpatterns,
+    *attendance_staff_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -28,9 +32,20 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("staff/", include((staff_urlpatterns, "staff"))),
-    # One "portal" namespace: the parent portal lives in families, its money pages in finance.
+    # One "portal" namespace: the parent portal lives in families, its money pages in finance,
+    # its waitlist pages in enrollment, its classes and attendance pages in attendance.
     path(
         "portal/",
-        include(([*families_portal_urls.urlpatterns, *finance_portal_urls.urlpatterns], families_portal_urls.app_name)),
+        include(
+            (
+                [
+                    *families_portal_urls.urlpatterns,
+                    *finance_portal_urls.urlpatterns,
+                    *enrollment_portal_urls.urlpatterns,
+                    *attendance_portal_urls.urlpatterns,
+                ],
+                families_portal_urls.app_name,
+            )
+        ),
     ),
 ]

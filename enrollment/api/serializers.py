@@ -152,3 +152,11 @@ class EnrollmentWithdrawSerializer(EnrollmentReasonSerializer):
 
 class EnrollmentTransferSerializer(EnrollmentReasonSerializer):
     section = ScopedPrimaryKeyField(scope=_visible_sections, help_text="The section to move the student to.")
+
+
+class WaitlistMoveSerializer(InputSerializer):
+    position = serializers.IntegerField(
+        min_value=1,
+        max_value=POSITIVE_INT_MAX,
+        help_text="The new place in the section's line: 1 is first; a place past the end moves the entry to the end.",
+    )

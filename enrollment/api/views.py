@@ -105,7 +105,8 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """The lines for full sections, first in line first. Staff ``accept`` an offered seat
     for the family (201 with the enrollment; 409 ``offer_expired``, ``no_offer``) or
-    ``remove`` an entry (its offered seat goes to the next in line)."""
+    ``remove`` an entry (its offered seat goes to the next in line) or ``move`` it to
+    another place in the line."""
 
     serializer_class = api.WaitlistEntrySerializer
     filterset_class = WaitlistEntryFilterSet
@@ -131,6 +132,16 @@ class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         entry = self.get_object()
         data = self.validated_input(api.EnrollmentReasonSerializer, partial=False)
         services.waitlist_remove(entry=entry, actor=request.user, reason=data.get("reason", ""))
+        return self.respond(entry)
+
+    @extend_schema(request=api.WaitlistMoveSerializer, responses=api.WaitlistEntrySerializer)
+    @action(detail=True, methods=["post"], required_permission="enrollment.change_waitlistentry", filterset_class=None)
+    def move(self, request, pk=None):
+        """Move the entry to another place in its section's line (the line is renumbered
+        1..n). 409 ``offer_closed`` when the entry has left the line."""
+        entry = self.get_object()
+        data = self.validated_input(api.WaitlistMoveSerializer, partial=False)
+        services.waitlist_move(entry=entry, position=data["position"], actor=request.user)
         return self.respond(entry)
 
 

@@ -337,7 +337,9 @@ def test_every_api_operation_is_in_the_matrix(world):
     """A new endpoint or method without a row in the matrix fails here."""
     from drf_spectacular.generators import SchemaGenerator
 
+    from tests.attendance.test_api import attendance_operations_covered
     from tests.enrollment.test_api import enrollment_operations_covered
+    from tests.enrollment.test_transfer_api import transfer_operations_covered
     from tests.finance.test_api_permissions import finance_operations_covered
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -350,6 +352,8 @@ def test_every_api_operation_is_in_the_matrix(world):
     covered = {(method, UUID.sub("{id}", path(world))) for _id, method, path, _body, _expected in CASES}
     covered |= finance_operations_covered()  # finance has its own matrix: tests/finance/test_api_permissions.py
     covered |= enrollment_operations_covered()  # tests/enrollment/test_api.py
+    covered |= attendance_operations_covered()  # tests/attendance/test_api.py
+    covered |= transfer_operations_covered()  # tests/enrollment/test_transfer_api.py
     # the token endpoint has its own tests (test_auth.py): anybody may call it
     missing = operations - covered - {("post", "/api/v1/auth/token/")}
     assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"

@@ -122,6 +122,13 @@ CASES = [
         lambda e: {"reason": "Declined"},
         CHILD_CHANGE,
     ),
+    (
+        "waitlist-move",
+        "post",
+        lambda e: f"{V1}/waitlist/{e.entry.pk}/move/",
+        lambda e: {"position": 1},
+        CHILD_CHANGE,
+    ),
     ("waitlist-patch", "patch", lambda e: f"{V1}/waitlist/{e.entry.pk}/", lambda e: {}, ALWAYS_405),
     ("waitlist-delete", "delete", lambda e: f"{V1}/waitlist/{e.entry.pk}/", None, ALWAYS_405),
 ]
