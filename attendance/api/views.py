@@ -11,13 +11,13 @@ input serializer and call one ``attendance.services`` function.
 from dataclasses import asdict
 
 from django.utils.dateparse import parse_date
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from academy.api import ApiViewSet
+from academy.api import AcademyAutoSchema, ApiViewSet
 from academy.api.views import ClassSessionViewSet
 from academy.common.exceptions import Conflict
 from academy.common.permissions import RolePermission
@@ -147,16 +147,18 @@ class StudentAttendanceSummaryView(APIView):
     """A student's attendance per month and overall, and per enrollment with its
     eligibility threshold. ``?from=YYYY-MM-DD`` limits the marks counted."""
 
+    schema = AcademyAutoSchema()
     permission_classes = [RolePermission]
     permission_model = AttendanceRecord
     parent_readable = True
+    error_statuses = {"400", "401", "403", "404"}
 
     def get_queryset(self):
         return selectors.attendance_list(user=self.request.user)
 
     @extend_schema(
         parameters=[OpenApiParameter("from", type=str, description="First day counted (YYYY-MM-DD).")],
-        responses={200: api.StudentAttendanceSerializer, 404: OpenApiResponse(description="No such student.")},
+        responses=api.StudentAttendanceSerializer,
         tags=["students"],
     )
     def get(self, request, pk):
