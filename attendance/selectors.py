@@ -188,7 +188,9 @@ def roster(*, class_session: ClassSession) -> list[RosterRow]:
     student withdrawn since). Sorted by name. Three queries whatever the size."""
     records = {
         r.student_id: r
-        for r in AttendanceRecord.objects.filter(class_session=class_session).select_related("student", "enrollment")
+        for r in AttendanceRecord.objects.filter(class_session=class_session).select_related(
+            "student", "enrollment", "class_session__section__course"
+        )
     }
     enrollments = (
         Enrollment.objects.filter(section_id=class_session.section_id, status=Enrollment.Status.ENROLLED)

@@ -4,6 +4,7 @@ attendance with make-up booking, and the attendance report (chart + CSV)."""
 
 import contextlib
 from datetime import timedelta
+from uuid import uuid4
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,7 +17,8 @@ from django.views.decorators.http import require_POST
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
-from academy.selectors import class_session_list, location_list, program_list
+from academy.models import Section
+from academy.selectors import class_session_list, location_list, program_list, section_list
 from academy.views import staff_layout_context, staff_permission_required
 from attendance import selectors, services
 from attendance.models import AttendanceRecord
@@ -191,6 +193,7 @@ def _report_filters(request) -> tuple[dict, dict]:
         "date_to": request.GET.get("date_to") or "",
         "location": request.GET.get("location") or "",
         "program": request.GET.get("program") or "",
+        "section": request.GET.get("section") or "",
     }
     filters = {"date_from": today.replace(day=1) - timedelta(days=365), "date_to": today}
     for name in ("date_from", "date_to"):
@@ -201,6 +204,9 @@ def _report_filters(request) -> tuple[dict, dict]:
         filters["location"] = _visible_or_none(location_list(user=request.user), raw["location"])
     if raw["program"]:
         filters["program"] = _visible_or_none(program_list(), raw["program"])
+    if raw["section"]:
+        # one class's report (linked from its attendance screen); a section out of reach shows nothing
+        filters["section"] = _visible_or_none(section_list(user=request.user), raw["section"]) or Section(pk=uuid4())
     return filters, raw
 
 

@@ -41,6 +41,9 @@ def seed_enrollments(env: str, log: Log) -> None:
         .distinct()
         .order_by("student_number")
     )
+    if Enrollment.objects.filter(section__in=sections.values()).exclude(student__in=demo_children).exists():
+        log("the swimming sections are already seeded")
+        return
     taken = set(Enrollment.objects.values_list("student_id", flat=True)) | set(
         WaitlistEntry.objects.values_list("student_id", flat=True)
     )
@@ -59,9 +62,6 @@ def seed_enrollments(env: str, log: Log) -> None:
         if section is not None and child.pk not in taken:
             _enroll(child, section, tally, taken)
     for key, section in sorted(sections.items()):
-        if Enrollment.objects.filter(section=section).exists() and key != ("MAIN", "A"):
-            tally.add("enrollments", False)
-            continue
         wanted = section.capacity + WAITLISTED if key == FULL_SECTION else PER_SECTION
         candidates = [s for s in pool[section.location.code] if s.pk not in taken]
         for student in candidates[:wanted]:

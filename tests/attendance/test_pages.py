@@ -153,9 +153,22 @@ class TestReport:
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
         assert rows[0][0] == "section" and rows[1][3:5] == ["2", "1"] and rows[1][-1] == "50.00"
 
+    def test_one_class_and_a_section_out_of_reach(self, client, enrolled, sessions, coach, office, make_section):
+        (enrollment,) = enrolled(1)
+        services.attendance_mark(class_session=sessions[0], student=enrollment.student, status="absent", actor=coach)
+        client.force_login(office)
+        url = reverse("staff:attendance-report") + f"?section={enrollment.section_id}"
+        assert "0.00%" in client.get(url).content.decode()
+        other = make_section()
+        page = client.get(reverse("staff:attendance-report") + f"?section={other.pk}").content.decode()
+        assert "No marks in this period." in page
+        client.force_login(instructor_user(username="not-their-class"))
+        assert "No marks in this period." in client.get(url).content.decode()
+
     def test_bad_filters_are_ignored_not_a_500(self, client, office):
         client.force_login(office)
-        response = client.get(reverse("staff:attendance-report") + "?date_from=2025-02-31&location=xyz&program=1")
+        query = "?date_from=2025-02-31&location=xyz&program=1&section=x"
+        response = client.get(reverse("staff:attendance-report") + query)
         assert response.status_code == 200
 
     def test_the_report_reads_in_a_fixed_number_of_queries(
