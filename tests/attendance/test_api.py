@@ -291,8 +291,7 @@ class TestRoster:
         with django_assert_max_num_queries(12):
             client.get(self.url(aw))
         added = [
-            EnrollmentFactory(student=StudentFactory(location=aw.w.location), section=aw.w.s.section)
-            for _ in range(15)
+            EnrollmentFactory(student=StudentFactory(location=aw.w.location), section=aw.w.s.section) for _ in range(15)
         ]
         services.attendance_mark_roster(
             class_session=aw.w.s.session,
