@@ -263,10 +263,12 @@ def student_attendance(*, student, since: date | None = None, user: User | None 
     records = AttendanceRecord.objects.filter(student=student)
     if since is not None:
         records = records.filter(session_date__gte=since)
-    overall = Summary.of(records.order_by().aggregate(**status_counts()))
     enrollments = Enrollment.objects.filter(student=student)
     if user is not None and user.is_authenticated and user.is_academy_staff:
+        # staff see the classes they may see (an instructor: the ones they teach), no more
+        records = records.filter(class_session__section__in=section_list(user=user))
         enrollments = enrollments.filter(section__in=section_list(user=user))
+    overall = Summary.of(records.order_by().aggregate(**status_counts()))
     enrollments = list(
         enrollment_summaries(
             enrollments.select_related("section__course__program", "section__location", "term")

@@ -248,3 +248,60 @@ def test_sessions_of_another_day(client, coach, sessions, enrolled):
     day = sessions[0].date + timedelta(days=1)
     page = client.get(reverse("staff:attendance-day") + f"?date={day:%Y-%m-%d}").content.decode()
     assert "No class sessions on this day" in page
+
+
+class TestPagePermissions:
+    """Every attendance page for every kind of user: 200 where they may look, 404 for
+    what lies outside their locations or classes, 403 for a role without the right,
+    the login page for anonymous visitors and parents."""
+
+    @pytest.fixture
+    def pages(self, enrolled, sessions, coach, make_section, today):
+        (enrollment,) = enrolled(1)
+        services.attendance_mark(class_session=sessions[0], student=enrollment.student, status="absent", actor=coach)
+        add_sessions(make_section(), today, (3,))
+        credit = MakeupCredit.objects.get()
+        return {
+            "day": reverse("staff:attendance-day"),
+            "session": session_url(sessions[0]),
+            "student": reverse("staff:attendance-student", args=[enrollment.student_id]),
+            "book": reverse("staff:attendance-makeup-book", args=[credit.pk]),
+            "report": reverse("staff:attendance-report"),
+        }
+
+    EXPECTED = {
+        #               day  session student book report
+        "office": (200, 200, 200, 200, 200),
+        "other_office": (200, 404, 404, 404, 200),
+        "admin": (200, 200, 200, 200, 200),
+        "coach": (200, 200, 200, 403, 200),
+        "other_coach": (200, 404, 200, 403, 200),
+        "finance": (200, 200, 200, 403, 200),
+    }
+
+    @pytest.mark.parametrize("actor", list(EXPECTED))
+    def test_staff(self, client, pages, actor, coach, office, other_office, academy_admin):
+        from tests.factories.academy import finance_user
+
+        users = {
+            "office": office,
+            "other_office": other_office,
+            "admin": academy_admin,
+            "coach": coach,
+            "other_coach": instructor_user(username="other-coach"),
+            "finance": finance_user(username="cashier"),
+        }
+        client.force_login(users[actor])
+        statuses = tuple(client.get(url).status_code for url in pages.values())
+        assert statuses == self.EXPECTED[actor]
+        if actor == "other_coach":  # the student's page shows nothing of a class they do not teach
+            page = client.get(pages["student"]).content.decode()
+            assert "No marks yet · 0 marks" in page
+
+    def test_anonymous_and_parents_are_sent_away(self, client, pages):
+        for url in pages.values():
+            response = client.get(url)
+            assert response.status_code == 302 and "/staff/login/" in response["Location"]
+        client.force_login(parent_user(username="a-parent"))
+        for url in pages.values():
+            assert client.get(url).status_code in (302, 403)
