@@ -10,7 +10,7 @@ from students.selectors import student_search
 
 class StudentFilterSet(django_filters.FilterSet):
     location = django_filters.ModelChoiceFilter(queryset=visible_locations)
-    status = django_filters.ChoiceFilter(choices=Student.Status.choices)
+    status = django_filters.ChoiceFilter(choices=Student.Status.choices, empty_label="All")
     grade_level = django_filters.ModelChoiceFilter(queryset=lambda request: grade_level_list())
     academic_year = django_filters.ModelChoiceFilter(queryset=lambda request: academic_year_list())
     search = django_filters.CharFilter(

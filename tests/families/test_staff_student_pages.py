@@ -130,6 +130,13 @@ def test_search_as_you_type_returns_only_the_table(office, student):
     assert "<html" not in body and 'data-testid="student-table"' in body
 
 
+def test_the_status_filter_offers_all_statuses_by_name(office, student):
+    body = client_for(office).get(reverse("staff:student-list")).content.decode()
+    status_select = body[body.index('name="status"') :].split("</select>")[0]
+    assert '<option value="" selected>All</option>' in status_select
+    assert "---------" not in status_select
+
+
 def test_a_bad_filter_is_an_error_on_the_page_not_a_500(office, student):
     response = client_for(office).get(reverse("staff:student-list"), {"status": "nonsense"})
     assert response.status_code == 200
