@@ -250,6 +250,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=2_000_000)
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="build nothing: time the pages of the database as it is (to re-measure a built database "
+        "when the machine is quiet, back to back with a small one)",
+    )
     args = parser.parse_args()
 
     base.ensure_database()
@@ -257,6 +263,12 @@ def main() -> int:
     _locations, _term, _course, user = reference()
     client = Client()
     client.force_login(user)
+
+    if args.measure_only:
+        print(f"{AttendanceRecord.objects.count():,} attendance records ({connection.vendor})")
+        for name, (count, median) in measure(client, targets(), args.runs).items():
+            print(f"  {name:<26} {count:>3} queries  median {median:8.1f} ms")
+        return 0
 
     sizes = {}
     for label, records in (("small", args.small), ("large", args.records)):

@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
@@ -67,6 +68,15 @@ from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection, transaction  # noqa: E402
 
 LOCATION_CODE = "BENCH-BILL"
+FINANCE_TABLES = (
+    "finance_invoice",
+    "finance_historicalinvoice",
+    "finance_invoiceline",
+    "finance_ledgerentry",
+    "finance_studentaccount",
+    "finance_paymentallocation",
+    "finance_payment",
+)
 BENCH_USER = "bench-finance"
 ENROLLED_ON = datetime.date(2025, 9, 1)
 BILLING_TARGET_S = 30.0
@@ -332,6 +342,21 @@ def copy_invoices(ref: Reference, period: str) -> tuple[int, float, float]:
     return len(rows), times[0], times[1]
 
 
+def analyze_finance_tables() -> None:
+    """``ANALYZE`` the money tables (not timed), so the planner knows their sizes when the
+    server runs without autovacuum (as some development servers do): a stale estimate
+    can turn the run's per-chunk "already billed?" lookup into a scan of every invoice."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        started = time.perf_counter()
+        for table in FINANCE_TABLES:
+            cursor.execute(f"ANALYZE {table}")
+    print(
+        f"  ANALYZE of the money tables before the run ({time.perf_counter() - started:.1f} s; autovacuum {autovacuum})"
+    )
+
+
 def verify_ledger() -> bool:
     from finance.selectors import ledger_verify
 
@@ -361,9 +386,15 @@ def part_billing(ref: Reference, args) -> bool:
     students = Student.objects.active().filter(location=ref.location).count()
     print(f"\n(1) billing run: period {period} (issued {issue_date}), {students:,} active students at {LOCATION_CODE}")
     before = counts(ref, period)
+    analyze_finance_tables()
+    if args.no_copy:
+        print("  --no-copy: the run writes with bulk_create, not COPY")
+    backend_cpu_before, client_cpu_before = backend_cpu_seconds(), time.process_time()
     started = time.perf_counter()
-    run = billing_run(ref, period, issue_date)
+    with mock.patch("finance.services.billing._use_copy", return_value=False) if args.no_copy else nullcontext():
+        run = billing_run(ref, period, issue_date)
     elapsed = time.perf_counter() - started
+    client_cpu, backend_cpu = time.process_time() - client_cpu_before, backend_cpu_seconds() - backend_cpu_before
     after = counts(ref, period)
     made = {name: after[name] - before[name] for name in after}
     print(
@@ -374,6 +405,10 @@ def part_billing(ref: Reference, args) -> bool:
         "  rows written: "
         + ", ".join(f"{made[name]:,} {name}" for name in ("invoices", "lines", "ledger entries", "accounts"))
         + (" (accounts are created on a student's first money event)" if made["accounts"] else "")
+    )
+    print(
+        f"  CPU: {client_cpu:.1f} s in this process (Python) + {backend_cpu:.1f} s in its PostgreSQL backend "
+        f"= {client_cpu + backend_cpu:.1f} s of the {elapsed:.1f} s (load average {os.getloadavg()[0]:.1f})"
     )
     verdicts = [run.status == "completed"]
     if run.invoices_created == 0:
@@ -574,6 +609,43 @@ class Load:
         return time.perf_counter() - started
 
 
+def backend_cpu_seconds() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (``/proc``; Linux,
+    the server on this machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(master_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by gunicorn's workers (children of ``master_pid``) and by
+    the PostgreSQL backends connected to the bench database (from ``/proc``; Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid) -> list[str] | None:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+
+    web = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := stat(entry.name)) and int(fields[1]) == master_pid:
+            web += (int(fields[11]) + int(fields[12])) / ticks
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    database = sum((int(f[11]) + int(f[12])) / ticks for pid in backends if (f := stat(pid)))
+    return web, database
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -632,7 +704,9 @@ def part_payments(ref: Reference, args) -> bool:
             warmup=args.warmup,
             tag=tag,
         )
+        cpu_before = cpu_seconds(server.process.pid)
         elapsed = load.run()
+        cpu_after = cpu_seconds(server.process.pid)
     finally:
         server.stop()
         if args.redis_url:
@@ -646,6 +720,14 @@ def part_payments(ref: Reference, args) -> bool:
     )
     print(f"  latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max(load.latencies) * 1000:.1f} ms")
     print(f"  errors: {len(load.errors)}" + (f" (first: {load.errors[0]})" if load.errors else ""))
+    requests = load.next_index or 1
+    web_ms, db_ms = ((cpu_after[i] - cpu_before[i]) * 1000 / requests for i in (0, 1))
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU per request: {web_ms:.1f} ms in gunicorn + {db_ms:.1f} ms in PostgreSQL backends "
+        f"(at most {cores * 1000 / (web_ms + db_ms):,.0f} requests/s on {cores} cores if nothing else ran; "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     fast = rate >= PAYMENTS_TARGET_PER_S
     tail = p99 < PAYMENTS_TARGET_P99_MS
     note = "" if args.connections == 8 else f" (the target is set at 8 connections; this ran {args.connections})"
@@ -668,6 +750,11 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="use whatever students are there")
     parser.add_argument("--period", default="2026-01", help="billing period YYYY-MM, or 'next' (default 2026-01)")
     parser.add_argument("--no-rerun", action="store_true", help="skip billing the same period a second time")
+    parser.add_argument(
+        "--no-copy",
+        action="store_true",
+        help="write the run's rows with bulk_create (the path other databases take) instead of COPY, to compare",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
     parser.add_argument("--seconds", type=float, default=20, help="how long to post payments (default 20)")
