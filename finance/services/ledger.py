@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from academy.common.money import money
 from finance.models import Invoice, LedgerEntry, PaymentAllocation, StudentAccount
+from finance.services.bulk import uuids_in
 
 ZERO = Decimal("0.00")
 
@@ -19,11 +20,15 @@ def accounts_lock(student_ids) -> dict:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("accounts_lock must run inside a transaction")
     ids = sorted({str(pk) for pk in student_ids})
-    existing = {str(pk) for pk in StudentAccount.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    if len(ids) == 1:  # the usual case: lock it in one query if it exists (nothing else is locked yet)
+        locked = list(StudentAccount.objects.select_for_update().filter(pk=ids[0]))
+        if locked:
+            return {ids[0]: locked[0]}
+    existing = {str(pk) for pk in StudentAccount.objects.filter(pk__in=uuids_in(ids)).values_list("pk", flat=True)}
     missing = [StudentAccount(student_id=pk) for pk in ids if pk not in existing]
     if missing:  # one INSERT; an account a concurrent transaction created meanwhile is left alone
         StudentAccount.objects.bulk_create(missing, ignore_conflicts=True)
-    locked = StudentAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    locked = StudentAccount.objects.select_for_update().filter(pk__in=uuids_in(ids)).order_by("pk")
     return {str(account.pk): account for account in locked}
 
 
