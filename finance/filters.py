@@ -11,7 +11,7 @@ from academy.filters import StableOrderingFilter, visible_locations
 from academy.selectors import academic_year_list, grade_level_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
 from finance.models import Adjustment, BillingRun, FeeStructure, FeeType, Invoice, Payment
-from finance.selectors import invoice_list
+from finance.selectors import invoice_list, payments_for_students
 
 
 def _user(request):
@@ -86,7 +86,7 @@ class PaymentFilterSet(django_filters.FilterSet):
         fields = ["student", "guardian", "location", "method", "requires_verification"]
 
     def filter_student(self, queryset, name, student):
-        return queryset.filter(Q(student=student) | Q(allocations__student=student))
+        return queryset.filter(Q(student=student) | payments_for_students([student]))
 
 
 class AdjustmentFilterSet(django_filters.FilterSet):

@@ -27,15 +27,40 @@ def _currency() -> str:
     return getattr(settings, "CURRENCY", "")
 
 
-def payment_receipt_notify(*, payment: Payment, actor=None) -> bool:
-    """Tell the payer that ``payment`` was received (call inside the recording
-    transaction: the deliveries go out after commit). Returns whether anybody was told."""
+@dataclass(frozen=True)
+class ReceiptNotice:
+    """Who is told of a payment, read before the payment is numbered (``payment_record``
+    takes the receipt number last, so it reads nothing while holding the series lock)."""
+
+    guardian: object
+    recipient: object
+
+
+def payment_receipt_prepare(*, payment: Payment) -> ReceiptNotice | None:
+    """Whom ``payment_receipt_notify`` tells of ``payment`` (its location loaded too), or
+    ``None`` when nobody is to be told. Needs no receipt number yet."""
     guardian = payment.payer or (guardian_billed_for(student=payment.student) if payment.student_id else None)
     if guardian is None:
-        return False
+        return None
     recipient = guardian_recipient(guardian)
     if not recipient.channels and recipient.user is None:
+        return None
+    payment.location  # noqa: B018 (loaded now, not under the receipt number's lock)
+    return ReceiptNotice(guardian=guardian, recipient=recipient)
+
+
+_NOT_PREPARED = object()
+
+
+def payment_receipt_notify(*, payment: Payment, actor=None, notice=_NOT_PREPARED) -> bool:
+    """Tell the payer that ``payment`` was received (call inside the recording
+    transaction: the deliveries go out after commit). Returns whether anybody was told.
+    ``notice``: what ``payment_receipt_prepare`` answered, if the caller asked it first."""
+    if notice is _NOT_PREPARED:
+        notice = payment_receipt_prepare(payment=payment)
+    if notice is None:
         return False
+    guardian, recipient = notice.guardian, notice.recipient
     context = {
         "guardian_name": guardian.full_name,
         "receipt_number": payment.receipt_number,

@@ -35,6 +35,7 @@ from finance.selectors import (
     invoice_list,
     invoice_list_with_lines,
     payment_list,
+    payments_for_students,
     statement_for_guardian_seen_by,
     statement_for_student,
 )
@@ -85,7 +86,7 @@ def _invoice_get(request, pk, *, with_lines: bool = False) -> Invoice:
 
 def _payments(request):
     children = paying_children(request).values("pk")
-    return payment_list(user=request.user).filter(Q(student__in=children) | Q(allocations__student__in=children))
+    return payment_list(user=request.user).filter(Q(student__in=children) | payments_for_students(children))
 
 
 @parent_required

@@ -4,7 +4,7 @@ by an unpaid balance?" for every interface."""
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from academy.common.money import money
 from academy.selectors import scoped_to_locations
@@ -69,11 +69,18 @@ def invoice_list(*, user) -> QuerySet[Invoice]:
 
 def payment_list(*, user) -> QuerySet[Payment]:
     visible = students_visible_to(user)
-    return (
-        Payment.objects.filter(Q(student__in=visible) | Q(allocations__student__in=visible))
-        .distinct()
-        .select_related("student", "payer", "location", "collected_by")
-    )
+    # EXISTS, not a join with the allocations: one payment is found by its id without
+    # reading every visible student, and no row repeats, so no DISTINCT over every
+    # selected column. Narrow it with EXISTS too (``payments_for_students``), not a join.
+    return Payment.objects.filter(
+        Exists(visible.filter(pk=OuterRef("student_id"))) | payments_for_students(visible)
+    ).select_related("student", "payer", "location", "collected_by")
+
+
+def payments_for_students(students) -> Exists:
+    """A filter: the payment has an allocation to one of ``students`` (a queryset or a
+    list of students or ids); combine with ``Q(student__in=...)`` for their own payments."""
+    return Exists(PaymentAllocation.objects.filter(payment=OuterRef("pk"), student__in=students))
 
 
 def ledger_entries(*, student) -> QuerySet[LedgerEntry]:

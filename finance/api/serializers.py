@@ -441,7 +441,7 @@ class MonthlyRevenueRowSerializer(serializers.Serializer):
 
 
 def _visible_students(user):
-    return students_visible_to(user)
+    return students_visible_to(user).select_related("location")  # a payment's location, without a query
 
 
 def _visible_guardians(user):

@@ -36,7 +36,7 @@ from finance.filters import (
     InvoiceFilterSet,
     PaymentFilterSet,
 )
-from finance.models import Invoice, PaymentReversal, PaymentVerification, StudentAccount
+from finance.models import Invoice, Payment, PaymentReversal, PaymentVerification, StudentAccount
 from finance.services.fees import fee_structure_save, fee_type_save
 from finance.services.packages import package_cancel, package_sell
 from finance.services.payments import request_fingerprint
@@ -191,6 +191,8 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     serializer_class = api.PaymentSerializer
     create_serializer_class = api.PaymentCreateSerializer
     filterset_class = PaymentFilterSet
+    # named, so the role check needs not build the scoped queryset to learn its model
+    permission_model = Payment
     parent_readable = True
     http_method_names = ["get", "post", "head", "options"]
 

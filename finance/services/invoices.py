@@ -14,7 +14,7 @@ from academy.common.money import money
 from academy.common.numbering import INVOICE_NUMBERS, number_next
 from academy.common.services import record_history
 from families.selectors import guardian_billed_for
-from finance.models import FeeStructure, FeeType, Invoice, InvoiceLine, LedgerEntry, PaymentAllocation
+from finance.models import FeeStructure, FeeType, Invoice, InvoiceLine, LedgerEntry, PaymentAllocation, SessionPackage
 from finance.services.ledger import (
     ZERO,
     accounts_lock,
@@ -146,6 +146,17 @@ def invoice_cancel(*, invoice: Invoice, actor, reason: str) -> Invoice:
         raise Conflict(
             f"A {invoice.get_status_display().lower()} invoice cannot be cancelled.", code="invoice_not_open"
         )
+    packages = list(
+        SessionPackage.objects.select_for_update()
+        .filter(invoice_line__invoice=invoice)
+        .exclude(status=SessionPackage.Status.CANCELLED)
+    )
+    used = sum(package.sessions_used for package in packages)
+    if used:
+        raise Conflict(
+            f"{used} session(s) of the package sold on this invoice were used: adjust the invoice instead.",
+            code="package_in_use",
+        )
     paid_by_payment = (
         PaymentAllocation.objects.filter(invoice=invoice)
         .values("payment_id")
@@ -189,6 +200,12 @@ def invoice_cancel(*, invoice: Invoice, actor, reason: str) -> Invoice:
     invoice.cancel_reason = reason.strip()[:300]
     record_history(invoice, actor=actor, reason=f"Cancelled: {reason}")
     invoice.save()
+    for package in packages:  # nothing was used: the sessions go with the invoice
+        package.status = SessionPackage.Status.CANCELLED
+        package.cancelled_at = invoice.cancelled_at
+        package.cancel_reason = f"{invoice.invoice_number} cancelled: {reason.strip()}"[:300]
+        record_history(package, actor=actor, reason=package.cancel_reason)
+        package.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
     credit_apply(student_id=invoice.student_id, actor=actor)
     return invoice
 

@@ -178,13 +178,14 @@ def package_cancel(*, package: SessionPackage, actor, reason: str) -> SessionPac
     if package.status == SessionPackage.Status.CANCELLED:
         raise Conflict("The session package is already cancelled.", code="package_inactive")
     invoice = package.invoice_line.invoice
-    if package.sessions_used == 0 and invoice.status in Invoice.OPEN_STATUSES:
-        invoice_cancel(invoice=invoice, actor=actor, reason=f"Session package cancelled: {reason.strip()}")
     package.status = SessionPackage.Status.CANCELLED
     package.cancelled_at = timezone.now()
     package.cancel_reason = reason.strip()[:300]
     record_history(package, actor=actor, reason=f"Cancelled: {reason.strip()}")
     package.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+    if package.sessions_used == 0 and invoice.status in Invoice.OPEN_STATUSES:
+        # after the package is cancelled, so cancelling its invoice finds nothing more to cancel
+        invoice_cancel(invoice=invoice, actor=actor, reason=f"Session package cancelled: {reason.strip()}")
     return package
 
 

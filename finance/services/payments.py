@@ -26,7 +26,7 @@ from finance.models import (
     PaymentVerification,
     Refund,
 )
-from finance.notices import payment_receipt_notify
+from finance.notices import payment_receipt_notify, payment_receipt_prepare
 from finance.services.ledger import (
     ZERO,
     accounts_lock,
@@ -118,11 +118,11 @@ def payment_record(
     payment = Payment(
         student=student,
         payer=payer,
-        location_id=students[0].location_id,
+        location=students[0].location,
         amount=amount,
         method=method,
         reference=reference.strip(),
-        external_transaction_id=(external_transaction_id or "").strip() or None,
+        external_transaction_id=external_transaction_id,
         requires_verification=method in Payment.VERIFIED_METHODS,
         received_at=received_at or timezone.now(),
         collected_by=actor_or_none(actor),
@@ -130,14 +130,30 @@ def payment_record(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
     )
-    # The key's uniqueness is left to the database: a concurrent request with the same key
+    # The amount, the method and "a student or a payer" are checked above (and by the
+    # database's constraints), the students, payer and location are rows just read, the
+    # id is a new UUID: clean the other fields without a query for each of those. The
+    # key's uniqueness is left to the database: a concurrent request with the same key
     # then fails on insert and replays the first payment below (instead of a 400).
-    payment.full_clean(exclude=["receipt_number", "collected_by", "idempotency_key"])
-    payment.receipt_number = number_next(RECEIPT_NUMBERS)
+    payment.full_clean(exclude=[*CHECKED_BEFORE_CLEAN, "receipt_number", "collected_by", "idempotency_key"])
+    if allocations is not None:
+        _validate_allocations(payment, students, allocations)
     try:
-        with transaction.atomic():
-            payment.save(force_insert=True)
-    except IntegrityError:
+        with transaction.atomic():  # a lost race rolls back all of this, receipt number included
+            moved = None if payment.requires_verification else _payment_allocate(payment, students, allocations, actor)
+            notice = payment_receipt_prepare(payment=payment)
+            # The receipt number comes last, just before the rows that carry it: the
+            # number series row stays locked from here to the commit, so concurrent
+            # payments wait on it for as short a time as possible.
+            payment.receipt_number = number_next(RECEIPT_NUMBERS)
+            try:
+                payment.save(force_insert=True)
+            except IntegrityError as error:
+                raise _LostRace from error
+            if moved is not None:
+                _payment_post(payment, *moved, accounts, actor)
+            payment_receipt_notify(payment=payment, actor=actor, notice=notice)
+    except _LostRace:
         # a concurrent request with the same key or external id won the race
         if idempotency_key and Payment.objects.filter(idempotency_key=idempotency_key).exists():
             return payment_record(
@@ -152,12 +168,17 @@ def payment_record(
         raise Conflict(
             "A payment with this external transaction id is already recorded.", code="duplicate_transaction"
         ) from None
-    if allocations is not None:
-        _validate_allocations(payment, students, allocations)
-    if not payment.requires_verification:
-        _payment_apply(payment, students, accounts, allocations, actor)
-    payment_receipt_notify(payment=payment, actor=actor)
     return PaymentResult(payment, created=True)
+
+
+class _LostRace(Exception):
+    """The payment's insert hit a unique key (idempotency key or external id) that a
+    concurrent request committed first."""
+
+
+# Payment fields payment_record checks itself (or reads from the database) before
+# ``full_clean``, so that ``full_clean`` need not query for them.
+CHECKED_BEFORE_CLEAN = ("id", "student", "payer", "location", "amount", "method")
 
 
 def _validate_allocations(payment, students, allocations) -> None:
@@ -178,21 +199,34 @@ def _validate_allocations(payment, students, allocations) -> None:
 
 
 def _payment_apply(payment, students, accounts, allocations, actor) -> None:
-    """Allocate a cleared payment to invoices and credit, and post it to the ledger."""
+    """Allocate a cleared (saved) payment to invoices and credit, and post it to the ledger."""
+    _payment_post(payment, *_payment_allocate(payment, students, allocations, actor), accounts, actor)
+
+
+def _payment_allocate(payment, students, allocations, actor) -> tuple[list, dict]:
+    """Lock the invoices the payment goes to (oldest due first unless ``allocations``
+    says otherwise; one query) and move their paid amounts; what is left becomes credit.
+    Answers the allocation rows to write and the amount per student, for ``_payment_post``."""
     remaining = payment.amount
     per_student: dict = defaultdict(lambda: ZERO)
     rows = []
     if allocations is not None:
         planned = [(invoice.pk, _amount(amount)) for invoice, amount in allocations]
+        locked = Invoice.objects.select_for_update().filter(pk__in={pk for pk, _wanted in planned}).order_by("pk")
+        invoices = {invoice.pk: invoice for invoice in locked}
     else:
-        open_invoices = (
-            Invoice.objects.open().filter(student__in=students).order_by("due_date", "issue_date", "invoice_number")
+        open_invoices = list(
+            Invoice.objects.select_for_update()
+            .open()
+            .filter(student__in=students)
+            .order_by("due_date", "issue_date", "invoice_number")
         )
         planned = [(invoice.pk, None) for invoice in open_invoices]
+        invoices = {invoice.pk: invoice for invoice in open_invoices}
     for invoice_pk, wanted in planned:
         if remaining <= ZERO:
             break
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_pk)
+        invoice = invoices[invoice_pk]
         amount = min(remaining, invoice.balance if wanted is None else wanted)
         if wanted is not None and wanted > invoice.balance:
             raise ValidationError({"allocations": [f"{invoice.invoice_number} has only {invoice.balance} open."]})
@@ -224,6 +258,12 @@ def _payment_apply(payment, students, accounts, allocations, actor) -> None:
             )
         )
         per_student[credited.pk] += remaining
+    return rows, per_student
+
+
+def _payment_post(payment, rows, per_student, accounts, actor) -> None:
+    """Write a saved payment's allocation rows and its ledger entries (one per student,
+    in ascending student id order), moving the locked accounts' balances."""
     PaymentAllocation.objects.bulk_create(rows)
     for student_id, amount in sorted(per_student.items(), key=lambda item: str(item[0])):
         ledger_post(

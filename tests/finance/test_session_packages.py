@@ -212,6 +212,37 @@ def test_cancelling_a_used_package_keeps_its_invoice(package, cashier):
 
 
 @pytest.mark.django_db
+def test_cancelling_the_invoice_of_an_unused_package_cancels_the_package(package, cashier):
+    invoice = Invoice.objects.get(pk=package.invoice_line.invoice_id)
+
+    services.invoice_cancel(invoice=invoice, actor=cashier, reason="Sold by mistake")
+
+    package.refresh_from_db()
+    assert package.status == SessionPackage.Status.CANCELLED
+    assert package.cancel_reason == f"{invoice.invoice_number} cancelled: Sold by mistake"
+    with pytest.raises(Conflict) as error:
+        package_use(package=package, actor=cashier)
+    assert error.value.code == "package_inactive"
+    assert ledger_verify().problems == []
+
+
+@pytest.mark.django_db
+def test_the_invoice_of_a_used_package_cannot_be_cancelled(package, cashier):
+    package_use(package=package, actor=cashier, sessions=2)
+    invoice = Invoice.objects.get(pk=package.invoice_line.invoice_id)
+    entries = LedgerEntry.objects.count()
+
+    with pytest.raises(Conflict) as error:
+        services.invoice_cancel(invoice=invoice, actor=cashier, reason="Sold by mistake")
+
+    assert error.value.code == "package_in_use"
+    invoice.refresh_from_db()
+    package.refresh_from_db()
+    assert invoice.status == Invoice.Status.PENDING and package.status == SessionPackage.Status.ACTIVE
+    assert LedgerEntry.objects.count() == entries
+
+
+@pytest.mark.django_db
 def test_cancelling_needs_a_reason(package, cashier):
     with pytest.raises(ValidationError):
         package_cancel(package=package, actor=cashier, reason=" ")
