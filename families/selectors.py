@@ -107,11 +107,18 @@ def guardian_children(*, guardian: Guardian) -> QuerySet[Student]:
 def guardian_billed_for(*, student) -> Guardian | None:
     """Who an invoice for ``student`` is addressed to: the financially responsible
     guardian (the primary guardian first), else the primary guardian."""
+    link = billing_link_for(student=student)
+    return link.guardian if link else None
+
+
+def billing_link_for(*, student) -> StudentGuardian | None:
+    """The link (guardian loaded) of the guardian ``guardian_billed_for`` names, whose
+    flags (receives communications) say how money notices reach them."""
     links = sorted(
         StudentGuardian.objects.filter(student=student).select_related("guardian"),
         key=lambda link: (not link.is_financially_responsible, link.relationship_type != "primary", link.created_at),
     )
-    return links[0].guardian if links else None
+    return links[0] if links else None
 
 
 def students_paid_for_by(*, guardian: Guardian) -> QuerySet[Student]:

@@ -230,6 +230,11 @@ class Invoice(TimeStampedModel):
     def can_become(self, status: str) -> bool:
         return status == self.status or status in self.TRANSITIONS[self.status]
 
+    @classmethod
+    def statuses_that_can_become(cls, status: str) -> list[str]:
+        """The statuses the transition map lets move to ``status`` (for bulk updates)."""
+        return [source for source, targets in cls.TRANSITIONS.items() if status in targets]
+
 
 class InvoiceLine(UUIDModel):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
@@ -289,6 +294,15 @@ class Payment(UUIDModel):
     notes = models.CharField(max_length=300, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    planned_allocations = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=(
+            "A cheque or transfer's explicit allocations ([{invoice, amount}]), applied when it clears; "
+            "empty means oldest due first."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -366,6 +380,10 @@ class Refund(UUIDModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=~Q(reason=""), name="refund_reason_required"),
+            models.CheckConstraint(
+                condition=Q(method__in=["cash", "card", "bank_transfer", "online", "cheque", "upi", "credit_note"]),
+                name="refund_method_valid",
+            ),
         ]
 
 

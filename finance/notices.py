@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from families.selectors import guardian_billed_for, guardian_recipient
+from families.models import StudentGuardian
+from families.selectors import billing_link_for, guardian_recipient
 from finance.models import Invoice, Payment
 from notifications.models import Notification
 from notifications.services import notify
@@ -39,10 +40,16 @@ class ReceiptNotice:
 def payment_receipt_prepare(*, payment: Payment) -> ReceiptNotice | None:
     """Whom ``payment_receipt_notify`` tells of ``payment`` (its location loaded too), or
     ``None`` when nobody is to be told. Needs no receipt number yet."""
-    guardian = payment.payer or (guardian_billed_for(student=payment.student) if payment.student_id else None)
+    link = None
+    if payment.student_id:
+        link = billing_link_for(student=payment.student)
+        if payment.payer is not None and (link is None or link.guardian_id != payment.payer_id):
+            link = StudentGuardian.objects.filter(student_id=payment.student_id, guardian=payment.payer).first()
+    guardian = payment.payer or (link.guardian if link else None)
     if guardian is None:
         return None
-    recipient = guardian_recipient(guardian)
+    # A link whose "receives communications" is off: the portal inbox only, no e-mail/SMS.
+    recipient = guardian_recipient(guardian, link=link)
     if not recipient.channels and recipient.user is None:
         return None
     payment.location  # noqa: B018 (loaded now, not under the receipt number's lock)
@@ -91,11 +98,13 @@ class ReminderResult:
     skipped: int = 0  # already told under the same key, or nobody to tell
 
 
-def _invoice_reminder(invoice: Invoice, *, kind: str, dedupe_key: str, today: date) -> bool:
+def _invoice_reminder(invoice: Invoice, *, kind: str, dedupe_key: str, today: date, links: dict) -> bool:
     guardian = invoice.billed_to
     if guardian is None:
         return False
-    recipient = guardian_recipient(guardian)
+    # "receives communications" off on the guardian's link to the child: the portal
+    # inbox only, no e-mail or SMS
+    recipient = guardian_recipient(guardian, link=links.get((invoice.student_id, guardian.pk)))
     if not recipient.channels and recipient.user is None:
         return False
     context = {
@@ -132,17 +141,33 @@ def payment_reminders_send(*, today: date | None = None) -> ReminderResult:
         .select_related("student", "billed_to", "billed_to__portal_user", "location")
         .order_by("due_date", "invoice_number")
     )
+    invoices = list(invoices)
+    links = {
+        (link.student_id, link.guardian_id): link
+        for link in StudentGuardian.objects.filter(
+            student_id__in={invoice.student_id for invoice in invoices},
+            guardian_id__in={invoice.billed_to_id for invoice in invoices},
+        )
+    }
     result = ReminderResult()
     for invoice in invoices:
         if invoice.due_date == due_soon:
             told = _invoice_reminder(
-                invoice, kind="invoice_due_soon", dedupe_key=f"invoice_due_soon:{invoice.pk}", today=today
+                invoice,
+                kind="invoice_due_soon",
+                dedupe_key=f"invoice_due_soon:{invoice.pk}",
+                today=today,
+                links=links,
             )
             result.due_soon += told
         else:
             week = (today - invoice.due_date).days // OVERDUE_EVERY_DAYS
             told = _invoice_reminder(
-                invoice, kind="invoice_overdue", dedupe_key=f"invoice_overdue:{invoice.pk}:{week}", today=today
+                invoice,
+                kind="invoice_overdue",
+                dedupe_key=f"invoice_overdue:{invoice.pk}:{week}",
+                today=today,
+                links=links,
             )
             result.overdue += told
         result.skipped += not told

@@ -4,7 +4,13 @@ append-only rows and ledger entries. See ``finance.models`` for the bookkeeping 
 
 from finance.services.adjustments import adjustment_approve, adjustment_reject, adjustment_request
 from finance.services.billing import billing_run_execute, billing_run_start
-from finance.services.invoices import LineSpec, invoice_cancel, invoice_issue, invoices_mark_overdue
+from finance.services.invoices import (
+    LineSpec,
+    invoice_cancel,
+    invoice_carry_forward,
+    invoice_issue,
+    invoices_mark_overdue,
+)
 from finance.services.payments import (
     PaymentResult,
     payment_record,
@@ -22,6 +28,7 @@ __all__ = [
     "billing_run_execute",
     "billing_run_start",
     "invoice_cancel",
+    "invoice_carry_forward",
     "invoice_issue",
     "invoices_mark_overdue",
     "payment_record",

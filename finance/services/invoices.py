@@ -142,7 +142,7 @@ def invoice_cancel(*, invoice: Invoice, actor, reason: str) -> Invoice:
     accounts = accounts_lock([invoice.student_id])
     account = accounts[str(invoice.student_id)]
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    if invoice.status not in Invoice.OPEN_STATUSES:
+    if invoice.status not in Invoice.OPEN_STATUSES or not invoice.can_become(Invoice.Status.CANCELLED):
         raise Conflict(
             f"A {invoice.get_status_display().lower()} invoice cannot be cancelled.", code="invoice_not_open"
         )
@@ -211,8 +211,73 @@ def invoice_cancel(*, invoice: Invoice, actor, reason: str) -> Invoice:
 
 
 def invoices_mark_overdue(*, today: date | None = None) -> int:
-    """Daily job: open invoices past their due date become OVERDUE (one UPDATE)."""
+    """Daily job: open invoices past their due date become OVERDUE (one UPDATE, of the
+    open statuses the transition map lets become overdue)."""
     today = today or timezone.localdate()
-    return Invoice.objects.filter(
-        status__in=[Invoice.Status.PENDING, Invoice.Status.PARTIAL], due_date__lt=today
-    ).update(status=Invoice.Status.OVERDUE, updated_at=timezone.now())
+    sources = [s for s in Invoice.statuses_that_can_become(Invoice.Status.OVERDUE) if s in Invoice.OPEN_STATUSES]
+    return Invoice.objects.filter(status__in=sources, due_date__lt=today).update(
+        status=Invoice.Status.OVERDUE, updated_at=timezone.now()
+    )
+
+
+CARRY_FORWARD_FEE_TYPE = ("CARRY_FORWARD", "Balance brought forward")
+
+
+@transaction.atomic
+def invoice_carry_forward(
+    *,
+    invoice: Invoice,
+    actor,
+    issue_date: date | None = None,
+    due_date: date | None = None,
+    academic_year=None,
+    term=None,
+) -> Invoice:
+    """Move an open invoice's unpaid balance, once, into a new invoice (year-end
+    promotion): the old invoice gets a CARRY_FORWARD ledger entry taking its balance off
+    and becomes CARRIED_FORWARD; the new one (``carried_from`` the old, a one-to-one
+    column, so the database refuses a second) bills the same amount as one line, so the
+    account's balance does not move. Answers the new invoice.
+
+    409 ``already_carried_forward`` (done before), ``invoice_not_open`` (paid, cancelled)
+    or ``nothing_to_carry_forward`` (adjusted down to zero)."""
+    accounts = accounts_lock([invoice.student_id])
+    account = accounts[str(invoice.student_id)]
+    invoice = Invoice.objects.select_for_update().select_related("student").get(pk=invoice.pk)
+    if invoice.status == Invoice.Status.CARRIED_FORWARD or Invoice.objects.filter(carried_from=invoice).exists():
+        raise Conflict(f"{invoice.invoice_number} is already carried forward.", code="already_carried_forward")
+    if invoice.status not in Invoice.OPEN_STATUSES or not invoice.can_become(Invoice.Status.CARRIED_FORWARD):
+        raise Conflict(
+            f"A {invoice.get_status_display().lower()} invoice cannot be carried forward.", code="invoice_not_open"
+        )
+    balance = money(invoice.balance)
+    if balance <= ZERO:
+        raise Conflict(f"Nothing is left to pay on {invoice.invoice_number}.", code="nothing_to_carry_forward")
+    issue_date = issue_date or timezone.localdate()
+    ledger_post(
+        account,
+        kind=LedgerEntry.Kind.CARRY_FORWARD,
+        amount=-balance,
+        description=f"{invoice.invoice_number}: balance carried forward",
+        actor=actor,
+        invoice=invoice,
+        effective_date=issue_date,
+    )
+    invoice.status = Invoice.Status.CARRIED_FORWARD
+    invoice.paid_date = None
+    record_history(invoice, actor=actor, reason="Balance carried forward")
+    invoice.save(update_fields=["status", "paid_date", "updated_at"])
+    code, name = CARRY_FORWARD_FEE_TYPE
+    fee_type, _created = FeeType.objects.get_or_create(code=code, defaults={"name": name})
+    return invoice_issue(
+        student=invoice.student,
+        lines=[LineSpec(fee_type=fee_type, unit_amount=balance, description=f"{name} from {invoice.invoice_number}")],
+        actor=actor,
+        issue_date=issue_date,
+        due_date=due_date,
+        billed_to=invoice.billed_to,
+        academic_year=academic_year,
+        term=term,
+        description=f"{name} from {invoice.invoice_number}",
+        carried_from=invoice,
+    )

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -138,6 +139,10 @@ def payment_record(
     payment.full_clean(exclude=[*CHECKED_BEFORE_CLEAN, "receipt_number", "collected_by", "idempotency_key"])
     if allocations is not None:
         _validate_allocations(payment, students, allocations)
+        if payment.requires_verification:  # kept on the payment until it clears
+            payment.planned_allocations = [
+                {"invoice": str(invoice.pk), "amount": str(_amount(amount))} for invoice, amount in allocations
+            ]
     try:
         with transaction.atomic():  # a lost race rolls back all of this, receipt number included
             moved = None if payment.requires_verification else _payment_allocate(payment, students, allocations, actor)
@@ -198,15 +203,19 @@ def _validate_allocations(payment, students, allocations) -> None:
         raise ValidationError(errors)
 
 
-def _payment_apply(payment, students, accounts, allocations, actor) -> None:
+def _payment_apply(payment, students, accounts, allocations, actor, *, strict: bool = True) -> None:
     """Allocate a cleared (saved) payment to invoices and credit, and post it to the ledger."""
-    _payment_post(payment, *_payment_allocate(payment, students, allocations, actor), accounts, actor)
+    _payment_post(payment, *_payment_allocate(payment, students, allocations, actor, strict=strict), accounts, actor)
 
 
-def _payment_allocate(payment, students, allocations, actor) -> tuple[list, dict]:
+def _payment_allocate(payment, students, allocations, actor, *, strict: bool = True) -> tuple[list, dict]:
     """Lock the invoices the payment goes to (oldest due first unless ``allocations``
     says otherwise; one query) and move their paid amounts; what is left becomes credit.
-    Answers the allocation rows to write and the amount per student, for ``_payment_post``."""
+    Answers the allocation rows to write and the amount per student, for ``_payment_post``.
+
+    ``strict=False`` (a cheque clearing days after it was allocated): an invoice that was
+    paid, cancelled or carried forward meanwhile takes only what is still open on it, and
+    the rest becomes account credit, instead of refusing the payment."""
     remaining = payment.amount
     per_student: dict = defaultdict(lambda: ZERO)
     rows = []
@@ -227,9 +236,11 @@ def _payment_allocate(payment, students, allocations, actor) -> tuple[list, dict
         if remaining <= ZERO:
             break
         invoice = invoices[invoice_pk]
-        amount = min(remaining, invoice.balance if wanted is None else wanted)
         if wanted is not None and wanted > invoice.balance:
-            raise ValidationError({"allocations": [f"{invoice.invoice_number} has only {invoice.balance} open."]})
+            if strict:
+                raise ValidationError({"allocations": [f"{invoice.invoice_number} has only {invoice.balance} open."]})
+            wanted = money(invoice.balance)
+        amount = min(remaining, invoice.balance if wanted is None else wanted)
         if amount <= ZERO:
             continue
         rows.append(
@@ -291,8 +302,21 @@ def payment_verify(*, payment: Payment, actor, cleared: bool, note: str = "") ->
         payment=payment, outcome="cleared" if cleared else "rejected", verified_by=actor, note=note[:300]
     )
     if cleared:
-        _payment_apply(payment, students, accounts, None, actor)
+        _payment_apply(payment, students, accounts, _planned(payment), actor, strict=False)
     return verification
+
+
+def _planned(payment: Payment) -> list[tuple] | None:
+    """The explicit allocations a cheque or transfer was recorded with (``None``: oldest
+    due first), as ``(invoice, amount)`` pairs."""
+    if not payment.planned_allocations:
+        return None
+    invoices = Invoice.objects.in_bulk([item["invoice"] for item in payment.planned_allocations])
+    return [
+        (invoices[UUID(item["invoice"])], Decimal(item["amount"]))
+        for item in payment.planned_allocations
+        if UUID(item["invoice"]) in invoices
+    ]
 
 
 @transaction.atomic
@@ -313,6 +337,17 @@ def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
     )
     if PaymentReversal.objects.filter(payment=payment).exists():
         raise Conflict("This payment is already reversed.", code="already_reversed")
+    carried = (
+        Invoice.objects.filter(pk__in=[row["invoice_id"] for row in covered if row["invoice_id"]])
+        .filter(status=Invoice.Status.CARRIED_FORWARD)
+        .values_list("invoice_number", flat=True)
+    )
+    if carried:
+        raise Conflict(
+            f"The payment paid {', '.join(carried)}, whose balance was since carried forward: "
+            "charge the amount on the new invoice (an extra charge) instead.",
+            code="invoice_carried_forward",
+        )
     if (
         payment.requires_verification
         and not PaymentVerification.objects.filter(payment=payment, outcome="cleared").exists()

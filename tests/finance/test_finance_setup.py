@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from finance.install_checks import check_append_only, check_fee_types, check_ledger
+from finance.install_checks import REFERENCE_FEE_TYPES, check_append_only, check_fee_types, check_ledger
 from finance.models import FeeStructure, FeeType, Invoice, Payment
 from finance.seeds import seed_fee_types
 
@@ -22,7 +22,7 @@ def test_prod_seed_loads_fee_types_but_never_money():
 def test_fee_types_seed_is_idempotent():
     seed_fee_types("prod", lambda message: None)
     seed_fee_types("prod", lambda message: None)
-    assert FeeType.objects.count() == 7
+    assert FeeType.objects.count() == len(REFERENCE_FEE_TYPES)
 
 
 def test_install_checks_pass_on_a_migrated_database_and_fail_without_fee_types():
