@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from academy.common.money import money
 from academy.common.registry import seed_step
-from academy.models import GradeLevel, Location
+from academy.models import GradeLevel, Location, User
 from finance import services
 from finance.install_checks import REFERENCE_FEE_TYPES
 from finance.models import FeeStructure, FeeType, FinancePolicy, Invoice
@@ -22,6 +23,7 @@ FEE_TYPE_NAMES = {
     "MATERIAL": "Materials",
     "MAKEUP": "Make-up session",
     "LATE_FEE": "Late fee",
+    "CARRY_FORWARD": "Balance brought forward",
 }
 
 
@@ -76,8 +78,10 @@ DEMO_PERIODS = ((date(2025, 9, 1), "2025-09"), (date(2025, 10, 1), "2025-10"), (
 @seed_step("demo invoices and payments", environments=("dev",))
 def seed_demo_billing(env: str, log) -> None:
     """Three months of tuition for the first active students with a grade (the demo
-    families among them), most of it paid: enough for the finance dashboard, statements
-    and the overdue list to show something, while ``make run`` stays quick."""
+    families among them): most of it paid in full, some in part, some not at all (past
+    due, so overdue), a few discounts approved and one waiting in the approval queue.
+    Enough for the finance dashboard, statements, the overdue list and the adjustment
+    queue to show something, while ``make run`` stays quick."""
     rng = random.Random(20250901)
     students = list(
         Student.objects.active()
@@ -87,7 +91,9 @@ def seed_demo_billing(env: str, log) -> None:
     )
     structures = {(s.location_id, s.grade_level_id): s for s in FeeStructure.objects.filter(is_active=True)}
     existing = set(Invoice.objects.exclude(billing_period="").values_list("student_id", "billing_period"))
-    issued = paid = 0
+    users = {user.username: user for user in User.objects.filter(username__in=("finance", "admin"))}
+    requester, approver = users.get("finance"), users.get("admin")
+    issued = paid = partly = adjusted = 0
     for student in students:
         structure = structures.get((student.location_id, student.grade_level_id))
         if structure is None:
@@ -103,16 +109,31 @@ def seed_demo_billing(env: str, log) -> None:
                 lines=[services.LineSpec(fee_structure=structure, description=f"{structure.name} {period}")],
             )
             issued += 1
-            if rng.random() < 0.8:
+            draw = rng.random()
+            if draw < 0.08:  # a sibling discount, approved by someone else than who asked
+                adjustment = services.adjustment_request(
+                    invoice=invoice,
+                    kind="discount",
+                    amount=money(invoice.total * Decimal("0.10")),
+                    reason="Sibling discount (10%)",
+                    actor=requester,
+                )
+                if period != DEMO_PERIODS[-1][1]:  # the latest month's wait in the approval queue
+                    services.adjustment_approve(adjustment=adjustment, actor=approver, note="Demo")
+                adjusted += 1
+            invoice.refresh_from_db()
+            if draw < 0.8:
+                amount = invoice.amount_due if draw < 0.65 else money(invoice.amount_due / 2)  # some pay half
                 received = timezone.make_aware(datetime.combine(issue_date.replace(day=rng.randint(3, 20)), time(10)))
                 services.payment_record(
                     actor=None,
                     student=student,
-                    amount=invoice.total,
+                    amount=amount,
                     method=rng.choice(["cash", "card", "online", "upi"]),
                     received_at=received,
                     idempotency_key=f"seed-{student.student_number}-{period}",
                     fingerprint="seed",
                 )
-                paid += 1
-    log(f"{issued} demo invoices issued, {paid} paid")
+                paid += amount == invoice.amount_due
+                partly += amount != invoice.amount_due
+    log(f"{issued} demo invoices issued, {paid} paid in full, {partly} in part, {adjusted} discounts")

@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from academy.common import registry
@@ -31,6 +31,8 @@ from academy.roles import ACADEMY_ADMIN, ALL_ROLES, FINANCE, INSTRUCTOR, OFFICE_
 from academy.services import structure_save
 from families.models import Guardian, StudentGuardian
 from families.selectors import students_visible_to
+from finance.models import Adjustment, FeeStructure, Invoice, Payment
+from finance.selectors import ledger_verify
 from students.models import Student
 from students.services import student_update
 from tests.factories.academy import staff_user
@@ -270,6 +272,19 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
     assert set(User.objects.filter(groups__name=INSTRUCTOR).values_list("username", flat=True)) >= {"instructor"}
     assert set(User.objects.values_list("username", flat=True)) >= DEMO_USERNAMES
     assert "parent2" in output and "academy-demo" in output
+
+    # money: fee structures, invoices paid in full, in part and not at all (overdue),
+    # approved discounts and one kind waiting for approval
+    assert FeeStructure.objects.filter(is_active=True).exists()
+    statuses = set(Invoice.objects.values_list("status", flat=True))
+    assert {"paid", "overdue"} <= statuses  # the demo months are past: what is open is overdue
+    assert Invoice.objects.filter(status="overdue", amount_paid__gt=0).exists()  # partly paid
+    assert Invoice.objects.filter(status="overdue", amount_paid=0).exists()  # not paid at all
+    assert Payment.objects.count() >= 100
+    assert Adjustment.objects.filter(status="approved").exists()
+    assert Adjustment.objects.filter(status="requested").exists()
+    assert not Adjustment.objects.filter(status="approved", decided_by_id=F("requested_by_id")).exists()
+    assert ledger_verify().problems == []
 
     verify = StringIO()
     call_command("verify_install", stdout=verify)
