@@ -232,46 +232,71 @@ class FamilyStatement:
 
 
 def statement_for_student(*, student, date_from=None, date_to=None) -> Statement:
-    entries = LedgerEntry.objects.filter(account_id=student.pk)
-    opening = ZERO
+    return statements_for_students(students=[student], date_from=date_from, date_to=date_to)[0]
+
+
+def statements_for_students(*, students, date_from=None, date_to=None) -> list[Statement]:
+    """One statement per student, in the order given, whatever their number: every
+    student's entries are read in one query (and the opening balances, with ``date_from``,
+    in one more)."""
+    students = list(students)
+    entries = LedgerEntry.objects.filter(account_id__in=[student.pk for student in students])
+    openings: dict = {}
     if date_from is not None:
-        opening = money(entries.filter(effective_date__lt=date_from).aggregate(total=Sum("amount"))["total"] or 0)
+        openings = dict(
+            entries.filter(effective_date__lt=date_from)
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("amount"))
+            .values_list("account_id", "total")
+        )
         entries = entries.filter(effective_date__gte=date_from)
     if date_to is not None:
         entries = entries.filter(effective_date__lte=date_to)
-    balance = opening
-    lines = []
-    for entry in entries.order_by("effective_date", "seq").only("effective_date", "description", "kind", "amount"):
-        balance += entry.amount
-        lines.append(
-            StatementLine(
-                date=entry.effective_date,
-                description=entry.description,
-                kind=entry.get_kind_display(),
-                debit=entry.amount if entry.amount > 0 else ZERO,
-                credit=-entry.amount if entry.amount < 0 else ZERO,
-                balance=balance,
+    by_account: dict = {student.pk: [] for student in students}
+    for entry in entries.order_by("effective_date", "seq").only(
+        "account_id", "effective_date", "description", "kind", "amount"
+    ):
+        by_account[entry.account_id].append(entry)
+    statements = []
+    for student in students:
+        opening = money(openings.get(student.pk) or 0)
+        balance = opening
+        lines = []
+        for entry in by_account[student.pk]:
+            balance += entry.amount
+            lines.append(
+                StatementLine(
+                    date=entry.effective_date,
+                    description=entry.description,
+                    kind=entry.get_kind_display(),
+                    debit=entry.amount if entry.amount > 0 else ZERO,
+                    credit=-entry.amount if entry.amount < 0 else ZERO,
+                    balance=balance,
+                )
+            )
+        statements.append(
+            Statement(
+                student=student,
+                date_from=date_from,
+                date_to=date_to,
+                opening_balance=opening,
+                lines=lines,
+                closing_balance=balance,
             )
         )
-    return Statement(
-        student=student,
-        date_from=date_from,
-        date_to=date_to,
-        opening_balance=opening,
-        lines=lines,
-        closing_balance=balance,
-    )
+    return statements
 
 
 def statement_for_guardian(*, guardian, date_from=None, date_to=None) -> FamilyStatement:
     from families.selectors import students_paid_for_by
 
-    children = list(students_paid_for_by(guardian=guardian).select_related("location"))
+    children = students_paid_for_by(guardian=guardian).select_related("location")
     return FamilyStatement(
         guardian=guardian,
         date_from=date_from,
         date_to=date_to,
-        statements=[statement_for_student(student=child, date_from=date_from, date_to=date_to) for child in children],
+        statements=statements_for_students(students=children, date_from=date_from, date_to=date_to),
     )
 
 
@@ -333,14 +358,17 @@ def statement_for_guardian_seen_by(*, guardian, user, date_from=None, date_to=No
     every child they pay for; location-limited staff only the children at their locations."""
     from families.selectors import students_paid_for_by
 
-    children = list(
-        students_paid_for_by(guardian=guardian).filter(pk__in=students_visible_to(user).values("pk")).distinct()
+    children = (
+        students_paid_for_by(guardian=guardian)
+        .filter(pk__in=students_visible_to(user).values("pk"))
+        .distinct()
+        .select_related("location")
     )
     return FamilyStatement(
         guardian=guardian,
         date_from=date_from,
         date_to=date_to,
-        statements=[statement_for_student(student=child, date_from=date_from, date_to=date_to) for child in children],
+        statements=statements_for_students(students=children, date_from=date_from, date_to=date_to),
     )
 
 
