@@ -148,6 +148,12 @@ class SectionAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("course", "instructor")
     inlines = [ClassSessionInline]
 
+    def save_model(self, request, obj, form, change):
+        # through the service: a raised capacity offers the new seats to the waitlist
+        from academy.services import structure_save
+
+        structure_save(instance=obj, actor=request.user)
+
 
 @admin.register(models.ClassSession)
 class ClassSessionAdmin(SimpleHistoryAdmin):

@@ -85,9 +85,17 @@ def academic_year_set_current(*, year: AcademicYear) -> AcademicYear:
 
 
 @transaction.atomic
-def structure_save(*, instance, data: dict | None = None):
+def structure_save(*, instance, data: dict | None = None, actor: User | None = None):
     """Create or change one structure record (location, term, section, ...) after
-    validating it and its database constraints. ``data`` holds the fields to set."""
+    validating it and its database constraints. ``data`` holds the fields to set.
+
+    Raising a section's capacity sends ``academy.signals.section_capacity_raised``
+    after commit (``enrollment`` offers the new seats to the section's waitlist)."""
+    from academy.signals import section_capacity_raised  # academy.signals imports this module
+
+    previous_capacity = None
+    if isinstance(instance, Section):
+        previous_capacity = Section.objects.filter(pk=instance.pk).values_list("capacity", flat=True).first()
     if (
         isinstance(instance, AcademicYear)
         and (data or {}).get("is_current") is False
@@ -102,6 +110,13 @@ def structure_save(*, instance, data: dict | None = None):
         )
     instance.full_clean()
     instance.save()
+    if previous_capacity is not None and instance.capacity > previous_capacity:
+        transaction.on_commit(
+            lambda: section_capacity_raised.send(
+                sender=Section, section=instance, previous_capacity=previous_capacity, actor=actor
+            ),
+            robust=True,  # the change is saved; a failing receiver is logged (the waitlist job catches up)
+        )
     return instance
 
 

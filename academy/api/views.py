@@ -58,13 +58,13 @@ class StructureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
 
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
-        instance = services.structure_save(instance=self.get_queryset().model(), data=data)
+        instance = services.structure_save(instance=self.get_queryset().model(), data=data, actor=request.user)
         return self.respond(instance, status=201)
 
     def partial_update(self, request, *args, **kwargs):
         instance = self.get_object()
         data = self.validated_input()
-        services.structure_save(instance=instance, data=data)
+        services.structure_save(instance=instance, data=data, actor=request.user)
         return self.respond(instance)
 
 
