@@ -3,15 +3,14 @@ of a class session (an instructor fills it in one pass on a phone), a student's
 attendance with make-up booking, and the attendance report (chart + CSV)."""
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_time
 from django.views.decorators.http import require_POST
 
 from academy.common.charts import bar_chart
@@ -62,10 +61,42 @@ def _message_for(errors: dict, names: list[str]) -> list[str]:
     return lines
 
 
+ROW_FIELDS = ("status", "note", "check_in", "check_out")
+TIMES = {"check_in": ("check_in_at", "check-in"), "check_out": ("check_out_at", "check-out")}
+
+
+def _posted_times(request, row, day) -> tuple[dict, list[str]]:
+    """The check-in / check-out times posted for ``row`` (``HH:MM`` on the session's day,
+    local time) as mark details, and an error per time that is not one."""
+    details, errors = {}, []
+    for prefix, (field, label) in TIMES.items():
+        raw = request.POST.get(f"{prefix}-{row.student.pk}", "").strip()
+        if not raw:
+            continue
+        try:
+            parsed = parse_time(raw)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            errors.append(f"{row.student.full_name}: enter the {label} time as HH:MM.")
+        else:
+            details[field] = timezone.make_aware(datetime.combine(day, parsed))
+    return details, errors
+
+
+def _students_not_on_roster(request, rows) -> set[str]:
+    """Students named by a posted row field (``status-<id>``, ...) who are not on the
+    roster: a stale page or a forged form."""
+    expected = {str(row.student.pk) for row in rows}
+    posted = {key.split("-", 1)[1] for key in request.POST if key.split("-", 1)[0] in ROW_FIELDS and "-" in key}
+    return posted - expected
+
+
 @staff_permission_required("attendance.view_attendancerecord")
 def session_attendance(request, pk):
     """The attendance screen: every expected student, one tap per status, saved at once
-    (all or nothing). Unmarked rows stay unmarked unless "Everyone present" is used."""
+    (all or nothing). Unmarked rows stay unmarked unless "Everyone present" is used. A
+    row may carry a note and check-in / check-out times (``check_in-<id>``, ``HH:MM``)."""
     sessions = class_session_list(user=request.user).select_related("section__instructor")
     class_session = get_object_or_404(sessions, pk=pk)
     rows = selectors.roster(class_session=class_session)
@@ -74,32 +105,39 @@ def session_attendance(request, pk):
         "attendance.change_attendancerecord"
     )
     if request.method == "POST":
-        if not can_mark:
-            raise Http404
+        if not can_mark:  # may look (a finance user), may not mark
+            raise PermissionDenied("You may not mark attendance.")
         everyone = request.POST.get("everyone") == "present"
         marks, names = [], []
+        if _students_not_on_roster(request, rows):
+            errors.append("A mark was sent for a student who is not on this session's roster: reload the page.")
         for row in rows:
             status = request.POST.get(f"status-{row.student.pk}") or ("present" if everyone and not row.record else "")
             note = request.POST.get(f"note-{row.student.pk}", "").strip()
+            times, time_errors = _posted_times(request, row, class_session.date)
+            errors.extend(time_errors)
             if not status:
+                if times:
+                    errors.append(f"{row.student.full_name}: choose a status for the times given.")
                 continue
-            if row.record and row.record.status == status and note == row.record.instructor_notes:
+            if row.record and row.record.status == status and note == row.record.instructor_notes and not times:
                 continue
             details = {"instructor_notes": note} if note or (row.record and row.record.instructor_notes) else {}
-            marks.append(services.Mark(student=row.student, status=status, details=details))
+            marks.append(services.Mark(student=row.student, status=status, details={**details, **times}))
             names.append(row.student.full_name)
-        if not marks:
+        if not errors and not marks:
             messages.info(request, "Nothing to save: no mark changed.")
             return redirect(request.path)
-        try:
-            services.attendance_mark_roster(class_session=class_session, marks=marks, actor=request.user)
-        except ValidationError as exc:
-            errors = _message_for(exc.message_dict, names)
-        except Conflict as exc:
-            errors = [exc.detail]
-        else:
-            messages.success(request, f"Saved {len(marks)} mark{'s' if len(marks) != 1 else ''}.")
-            return redirect(request.path)
+        if not errors:  # all or nothing: one bad row and no row is written
+            try:
+                services.attendance_mark_roster(class_session=class_session, marks=marks, actor=request.user)
+            except ValidationError as exc:
+                errors = _message_for(exc.message_dict, names)
+            except Conflict as exc:
+                errors = [exc.detail]
+            else:
+                messages.success(request, f"Saved {len(marks)} mark{'s' if len(marks) != 1 else ''}.")
+                return redirect(request.path)
     context = {
         **staff_layout_context(request),
         "class_session": class_session,

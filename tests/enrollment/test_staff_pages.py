@@ -16,7 +16,7 @@ from academy.models import Term
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
 from finance.models import Invoice, LedgerEntry
-from tests.factories.academy import instructor_user
+from tests.factories.academy import finance_user, instructor_user
 from tests.factories.finance import FinancePolicyFactory, issue
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +149,45 @@ def test_view_only_staff_see_the_roster_without_forms_and_may_not_write(client, 
     assert detail.status_code == 200
     assert "pause_form" not in detail.context and "withdraw_form" not in detail.context
     before = rows()
+    for url, data in _post_urls(roster):
+        assert client.post(url, data).status_code == 403, url
+    assert rows() == before
+
+
+def test_a_finance_user_sees_every_page_without_forms_and_may_not_write(client, roster):
+    # given a finance user (no location limits): they read enrollments, they do not make them
+    client.force_login(finance_user(username="cashier"))
+    for url in _page_urls(roster):
+        assert client.get(url).status_code == 200, url
+    response = client.get(roster_url(roster.section))
+    assert response.context["enroll_form"] is None
+    assert "Move up" not in page(response) and "Enroll a student" not in page(response)
+    detail = client.get(detail_url(roster.seated[0]))
+    assert not {"pause_form", "withdraw_form", "transfer_form"} & set(detail.context.keys())
+    assert (
+        client.get(reverse("staff:student-enroll", kwargs={"pk": roster.seated[0].student.pk})).context["form"] is None
+    )
+    before = rows()
+    for url, data in _post_urls(roster):
+        assert client.post(url, data).status_code == 403, url
+    assert rows() == before
+
+
+def test_an_instructor_of_another_section_gets_404_and_may_not_write(client, roster, location):
+    # given an instructor at the location who teaches another section, not this one
+    other = instructor_user(username="other-coach", locations=[location])
+    roster.section.instructor = instructor_user(username="coach", locations=[location])
+    roster.section.save()
+    client.force_login(other)
+    assert client.get(roster_url(roster.section)).status_code == 404
+    assert client.get(detail_url(roster.seated[0])).status_code == 404
+    # the student's page is there (students are seen by location) but lists none of the
+    # classes the instructor does not teach, and offers no form
+    student_page = client.get(reverse("staff:student-enroll", kwargs={"pk": roster.seated[0].student.pk}))
+    assert student_page.status_code == 200
+    assert student_page.context["enrollments"] == [] and student_page.context["form"] is None
+    before = rows()
+    # the permission is checked first: an instructor may not write any of these anywhere
     for url, data in _post_urls(roster):
         assert client.post(url, data).status_code == 403, url
     assert rows() == before
