@@ -115,7 +115,7 @@ def billing_link_for(*, student) -> StudentGuardian | None:
     """The link (guardian loaded) of the guardian ``guardian_billed_for`` names, whose
     flags (receives communications) say how money notices reach them."""
     links = sorted(
-        StudentGuardian.objects.filter(student=student).select_related("guardian"),
+        StudentGuardian.objects.filter(student=student).select_related("guardian", "guardian__portal_user"),
         key=lambda link: (not link.is_financially_responsible, link.relationship_type != "primary", link.created_at),
     )
     return links[0] if links else None

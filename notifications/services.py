@@ -16,7 +16,7 @@ from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
-from academy.common.services import validated_save
+from academy.common.services import record_history
 from notifications.models import Delivery, Notification
 from notifications.sms import sms_backend
 
@@ -65,7 +65,12 @@ def notification_render(kind: str, context: dict) -> Rendered:
     return Rendered(title=" ".join(title.split()), text=text, html=html)
 
 
-@transaction.atomic
+# Notification fields ``notify`` fills from rows its caller has just read (and its new
+# id): ``full_clean`` need not query for them.
+NOT_CLEANED = ["id", "dedupe_key", "recipient", "location", "created_by"]
+
+
+@transaction.atomic(savepoint=False)  # nested, it rolls back with its caller
 def notify(
     *,
     kind: str,
@@ -105,9 +110,23 @@ def notify(
             dedupe_key=key,
             created_by=actor if actor is not None and actor.is_authenticated else None,
         )
+        channels = [
+            (channel, address)
+            for channel, address in (("email", recipient.email), ("sms", recipient.phone))
+            if channel in recipient.channels and address
+        ]
+        if not channels:  # in-app only: it has reached the recipient once it is stored
+            notification.status = Notification.Status.SENT
+            notification.sent_at = timezone.now()
+        # Field shapes and choices are checked in Python; the rows it refers to were just
+        # read by the caller and the check constraints only repeat the choices, so they
+        # are left to the database instead of a query each. The dedupe key's uniqueness
+        # is the database's too: a repeat fails on insert and is skipped.
+        notification.full_clean(exclude=NOT_CLEANED, validate_constraints=False)
+        record_history(notification, actor=actor)
         try:
             with transaction.atomic():
-                validated_save(notification, actor=actor, exclude=["dedupe_key"])
+                notification.save(force_insert=True)
         except IntegrityError:
             result.skipped += 1
             continue
@@ -115,15 +134,9 @@ def notify(
             Delivery(
                 notification=notification, channel=channel, address=address, dedupe_key=f"{notification.pk}:{channel}"
             )
-            for channel, address in (("email", recipient.email), ("sms", recipient.phone))
-            if channel in recipient.channels and address
+            for channel, address in channels
         ]
         Delivery.objects.bulk_create(deliveries)
-        if not deliveries:
-            # in-app only: it has reached the recipient once it is stored
-            notification.status = Notification.Status.SENT
-            notification.sent_at = timezone.now()
-            notification.save(update_fields=["status", "sent_at", "updated_at"])
         for delivery in deliveries:
             transaction.on_commit(lambda pk=delivery.pk: _queue_delivery(pk))
         result.created.append(notification)

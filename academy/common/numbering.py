@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from academy.common.models import NumberSequence
@@ -37,10 +36,19 @@ def _reserve(key: str, count: int) -> int:
     """Advance the series ``key`` by ``count`` and return its new last value."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_next must run inside the transaction that stores the number")
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    table, name, value = quote(NumberSequence._meta.db_table), quote("key"), quote("last_value")
     for _attempt in range(2):
-        updated = NumberSequence.objects.filter(key=key).update(last_value=F("last_value") + count)
-        if updated:
-            return NumberSequence.objects.values_list("last_value", flat=True).get(key=key)
+        # one round trip: the row lock and the new value (PostgreSQL and SQLite 3.35+)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {value} = {value} + %s WHERE {name} = %s RETURNING {value}",  # noqa: S608
+                [count, key],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0]
         try:
             with transaction.atomic():
                 NumberSequence.objects.create(key=key, last_value=0)
