@@ -16,6 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf
 from rest_framework import viewsets
 from rest_framework.exceptions import MethodNotAllowed, ValidationError
@@ -217,6 +218,18 @@ class FilterBackend(DjangoFilterBackend):
 
 
 # --- views ---------------------------------------------------------------------------
+
+
+# The header of writes that create money or start jobs (``academy.common.idempotency``).
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "A client-chosen key (at most 100 characters): a retry with the same body answers the first "
+        "response and writes nothing; the same key with another body is 409 idempotency_key_reused."
+    ),
+)
 
 
 class ApiViewSet(viewsets.GenericViewSet):

@@ -57,3 +57,26 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.last_value}"
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` a user sent for one kind of write (``scope``: the method
+    and path, or a staff form's name), with the request's fingerprint and the answer
+    given, so a retry gets the same answer and writes nothing (API.md). Stored in the
+    transaction of the write it guards: a write that fails leaves no record."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=200)
+    key = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotency_key_once_per_user_and_scope"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
