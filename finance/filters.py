@@ -10,7 +10,7 @@ from django.db.models import Q
 from academy.filters import StableOrderingFilter, visible_locations
 from academy.selectors import academic_year_list, grade_level_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
-from finance.models import Adjustment, BillingRun, FeeStructure, FeeType, Invoice, Payment
+from finance.models import Adjustment, BillingRun, FeeStructure, FeeType, Invoice, Payment, Refund
 from finance.selectors import invoice_list, payments_for_students
 
 
@@ -109,3 +109,16 @@ class BillingRunFilterSet(django_filters.FilterSet):
     class Meta:
         model = BillingRun
         fields = ["location", "status", "period"]
+
+
+class RefundFilterSet(django_filters.FilterSet):
+    student = django_filters.ModelChoiceFilter(queryset=_visible_students)
+    method = django_filters.ChoiceFilter(choices=Payment.Method.choices)
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at__date", help_text="``created_after`` / ``created_before`` (YYYY-MM-DD)."
+    )
+    ordering = StableOrderingFilter(fields=("created_at", "amount"))
+
+    class Meta:
+        model = Refund
+        fields = ["student", "method"]

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from academy.common.money import money
 from academy.selectors import scoped_to_locations
+from families.models import StudentGuardian
 from families.selectors import students_visible_to
 from finance.models import (
     Adjustment,
@@ -20,6 +21,7 @@ from finance.models import (
     LedgerEntry,
     Payment,
     PaymentAllocation,
+    Refund,
     StudentAccount,
 )
 
@@ -72,9 +74,27 @@ def payment_list(*, user) -> QuerySet[Payment]:
     # EXISTS, not a join with the allocations: one payment is found by its id without
     # reading every visible student, and no row repeats, so no DISTINCT over every
     # selected column. Narrow it with EXISTS too (``payments_for_students``), not a join.
+    # A family payment (a payer, no student) shows through its allocations, and before
+    # it has any (a cheque waiting for verification) through the children its payer pays for.
+    family_of_visible = Exists(
+        StudentGuardian.objects.filter(
+            guardian_id=OuterRef("payer_id"), is_financially_responsible=True, student__in=visible
+        )
+    )
     return Payment.objects.filter(
-        Exists(visible.filter(pk=OuterRef("student_id"))) | payments_for_students(visible)
+        Exists(visible.filter(pk=OuterRef("student_id")))
+        | payments_for_students(visible)
+        | (Q(student__isnull=True) & family_of_visible)
     ).select_related("student", "payer", "location", "collected_by")
+
+
+def refund_list(*, user) -> QuerySet[Refund]:
+    """Refunds of the students ``user`` may see (a parent: their own children's)."""
+    return (
+        Refund.objects.filter(student__in=students_visible_to(user))
+        .select_related("student", "refunded_by")
+        .order_by("-created_at", "pk")
+    )
 
 
 def payments_for_students(students) -> Exists:

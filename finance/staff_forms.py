@@ -5,23 +5,33 @@ import uuid
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, location_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
-from finance.models import FeeStructure, Payment
-from finance.selectors import fee_structure_list, fee_type_list
+from finance.models import Adjustment, FeeStructure, Invoice, Payment
+from finance.selectors import fee_structure_list, fee_type_list, invoice_list
 from finance.services.invoices import LineSpec
+
+MONEY_INPUT = forms.TextInput(attrs={"inputmode": "decimal"})
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+ALLOCATION_PREFIX = "allocate_"
 
 
 class PaymentForm(FieldSectionsMixin, forms.Form):
     """Money received for a student, or for a family (the paying guardian alone: spread
     over every child they pay for). ``idempotency_key`` is made when the form is shown,
-    so posting the same form twice records one payment."""
+    so posting the same form twice records one payment.
+
+    Once the student is known (``?student=`` or the posted one), the form has one amount
+    field per open invoice of that student (``allocate_<invoice id>``): all blank means
+    oldest due first; amounts given are allocated exactly and the rest becomes credit (a
+    cheque's or transfer's once it clears)."""
 
     sections = (
         ("Who pays", ("student", "guardian")),
-        ("Payment", ("amount", "method", "reference", "notes")),
+        ("Payment", ("amount", "method", "reference", "external_transaction_id", "received_at", "notes")),
     )
     service_field_aliases = {"payer": "guardian"}
 
@@ -33,9 +43,22 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
         empty_label="—",
         help_text="Alone: a family payment spread over every child the guardian pays for.",
     )
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, widget=MONEY_INPUT)
     method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.CASH)
     reference = forms.CharField(max_length=100, required=False, help_text="Cheque number, transfer reference, ...")
+    external_transaction_id = forms.CharField(
+        max_length=100,
+        required=False,
+        label="External transaction id",
+        help_text="The card terminal's, bank's or gateway's id; a second payment with the same id is refused.",
+    )
+    received_at = forms.DateTimeField(
+        required=False,
+        label="Received at",
+        widget=DATETIME_INPUT,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        help_text="Empty: now.",
+    )
     notes = forms.CharField(max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
@@ -45,12 +68,71 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
         self.fields["guardian"].queryset = guardians_visible_to(user).order_by("last_name", "first_name")
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+        self.allocation_student = self._chosen_student()
+        self.open_invoices: list[Invoice] = []
+        if self.allocation_student is not None:
+            self.open_invoices = list(
+                invoice_list(user=user)
+                .open()
+                .filter(student=self.allocation_student)
+                .order_by("due_date", "issue_date", "invoice_number")
+            )
+        for invoice in self.open_invoices:
+            self.fields[self.allocation_name(invoice)] = forms.DecimalField(
+                max_digits=12,
+                decimal_places=2,
+                required=False,
+                widget=MONEY_INPUT,
+                label=invoice.invoice_number,
+                help_text=f"Due {invoice.due_date:%d %b %Y}; {invoice.balance:,.2f} open.",
+            )
+
+    @staticmethod
+    def allocation_name(invoice) -> str:
+        return f"{ALLOCATION_PREFIX}{invoice.pk.hex}"
+
+    def _chosen_student(self):
+        """The student whose open invoices the form offers: the posted one, else the
+        preselected one (``None`` for a family payment or an unknown id)."""
+        if self.is_bound:
+            value = self.data.get(self.add_prefix("student"))
+            if not value:
+                return None
+            try:
+                return self.fields["student"].clean(value)
+            except ValidationError:
+                return None
+        return self.initial.get("student")
+
+    def allocation_fields(self):
+        """(invoice, bound field) for each open invoice of the student, for the template."""
+        return [(invoice, self[self.allocation_name(invoice)]) for invoice in self.open_invoices]
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors and not cleaned.get("student") and not cleaned.get("guardian"):
             self.add_error("student", "Choose the student, or the paying guardian for a family payment.")
+        offered = {self.allocation_name(invoice) for invoice in self.open_invoices}
+        stale = [
+            name
+            for name, value in self.data.items()
+            if name.startswith(ALLOCATION_PREFIX) and name not in offered and str(value).strip()
+        ]
+        if stale:
+            self.add_error(
+                None, "The allocation was for other invoices (another student, or they changed): check it again."
+            )
         return cleaned
+
+    def allocations(self) -> list[tuple[Invoice, Decimal]] | None:
+        """``(invoice, amount)`` per filled allocation field, or ``None`` (oldest due first)."""
+        data = getattr(self, "cleaned_data", {})
+        chosen = [
+            (invoice, data[self.allocation_name(invoice)])
+            for invoice in self.open_invoices
+            if data.get(self.allocation_name(invoice)) is not None
+        ]
+        return chosen or None
 
     def fingerprint_data(self) -> dict:
         """What the request was, to tell a repeated post from a different one."""
@@ -61,7 +143,10 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
             "amount": str(data["amount"]),
             "method": data["method"],
             "reference": data["reference"],
+            "external_transaction_id": data["external_transaction_id"],
+            "received_at": data["received_at"].isoformat() if data.get("received_at") else "",
             "notes": data["notes"],
+            "allocations": [[str(invoice.pk), str(amount)] for invoice, amount in self.allocations() or []],
         }
 
 
@@ -71,6 +156,49 @@ class ReasonForm(forms.Form):
 
 class NoteForm(forms.Form):
     note = forms.CharField(max_length=300, required=False)
+
+
+class AdjustmentRequestForm(FieldSectionsMixin, forms.Form):
+    """A discount, concession, scholarship or waiver (credits) or an extra charge or late
+    fee (debits) asked for on one invoice; it waits in the approval queue."""
+
+    sections = (("Adjustment", ("kind", "amount", "reason")),)
+
+    kind = forms.ChoiceField(choices=Adjustment.Kind.choices, initial=Adjustment.Kind.DISCOUNT)
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        widget=MONEY_INPUT,
+        error_messages={"min_value": "The amount must be greater than zero."},
+        help_text="Always positive; the kind says whether it credits or debits the invoice.",
+    )
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class VerificationForm(forms.Form):
+    """The outcome of checking a cheque or bank transfer."""
+
+    outcome = forms.ChoiceField(choices=[("cleared", "Cleared"), ("rejected", "Rejected")])
+    note = forms.CharField(max_length=300, required=False)
+
+
+class RefundForm(FieldSectionsMixin, forms.Form):
+    """Account credit paid back to the family (never more than the credit)."""
+
+    sections = (("Refund", ("amount", "method", "reference", "reason")),)
+
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, widget=MONEY_INPUT)
+    method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.BANK_TRANSFER)
+    reference = forms.CharField(max_length=100, required=False, help_text="Transfer reference, cheque number, ...")
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+    # made when the form is shown: a double submit refunds once
+    idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
 
 class BillingRunForm(FieldSectionsMixin, forms.Form):

@@ -1,7 +1,9 @@
-"""Staff portal pages of the finance app: the dashboard, invoices, payments (recording,
-receipts, reversal), the adjustment approval queue, billing runs, statements and
-reports. Every read goes through ``finance.selectors`` / ``finance.reports`` with the
-user (out of scope is a 404); every write is one ``finance.services`` call."""
+"""Staff portal pages of the finance app: the dashboard, invoices (issuing, cancelling,
+asking for adjustments), payments (recording, receipts, reversal, the verification
+queue of cheques and transfers), the adjustment approval queue, refunds of account
+credit, billing runs, statements and reports. Every read goes through
+``finance.selectors`` / ``finance.reports`` with the user (out of scope is a 404);
+every write is one ``finance.services`` call."""
 
 import re
 from decimal import Decimal
@@ -9,23 +11,28 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
+from academy.common.idempotency import idempotency_claim
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
 from finance.filters import InvoiceFilterSet, PaymentFilterSet
 from finance.models import Adjustment, BillingRun, Invoice, Payment
+from finance.services.ledger import credit_available
 from finance.services.payments import request_fingerprint
 from finance.staff_forms import (
+    AdjustmentRequestForm,
     BillingRunForm,
     InvoiceForm,
     InvoiceLineFormSet,
@@ -33,6 +40,8 @@ from finance.staff_forms import (
     PaymentForm,
     PeriodForm,
     ReasonForm,
+    RefundForm,
+    VerificationForm,
 )
 
 PAGE_SIZE = 25
@@ -140,6 +149,7 @@ def invoice_detail(request, pk):
     context = {
         **staff_layout_context(request),
         "invoice": invoice,
+        "invoice_open": invoice.status in Invoice.OPEN_STATUSES,
         "allocations": invoice.allocations.select_related("payment").order_by("created_at", "pk"),
         "adjustments": invoice.adjustments.select_related("requested_by", "decided_by").order_by("created_at"),
     }
@@ -204,6 +214,59 @@ def invoice_pdf(request, pk):
     return _pdf(documents.invoice_pdf(invoice), f"{invoice.invoice_number}.pdf")
 
 
+@staff_permission_required("finance.change_invoice")
+def invoice_cancel(request, pk):
+    """GET asks for the reason; POST voids the invoice with a reversing entry. The
+    service refuses a paid, cancelled or carried-forward invoice and one whose session
+    package was used: the refusal shows at the top of the page (409)."""
+    invoice = _invoice_or_404(request, pk)
+    posted = request.method == "POST"
+    form = ReasonForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        try:
+            services.invoice_cancel(invoice=invoice, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error(None, str(conflict.detail))
+            status = 409
+        else:
+            messages.success(request, f"Invoice {invoice.invoice_number} was cancelled.")
+            return redirect("staff:finance-invoice-detail", pk=invoice.pk)
+    context = {**staff_layout_context(request), "invoice": invoice, "form": form}
+    return render(request, "staff/finance_invoice_cancel.html", context, status=status)
+
+
+@staff_permission_required("finance.add_adjustment")
+def invoice_adjustment_new(request, pk):
+    """Ask for an adjustment on an open invoice; it waits in the approval queue and
+    reaches the ledger only once approved."""
+    invoice = _invoice_or_404(request, pk)
+    posted = request.method == "POST"
+    form = AdjustmentRequestForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        data = form.cleaned_data
+        try:
+            adjustment = services.adjustment_request(
+                invoice=invoice, kind=data["kind"], amount=data["amount"], reason=data["reason"], actor=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error(None, str(conflict.detail))
+            status = 409
+        else:
+            messages.success(
+                request,
+                f"{adjustment} requested on {invoice.invoice_number}: it waits for approval in the adjustments queue.",
+            )
+            return redirect("staff:finance-invoice-detail", pk=invoice.pk)
+    context = {**staff_layout_context(request), "invoice": invoice, "form": form}
+    return render(request, "staff/finance_invoice_adjustment_new.html", context, status=status)
+
+
 # --- payments -------------------------------------------------------------------------
 
 
@@ -230,8 +293,19 @@ def payment_new(request):
     if not posted and request.GET.get("guardian"):
         initial["guardian"] = guardians_visible_to(request.user).filter(pk=request.GET["guardian"]).first()
     form = PaymentForm(request.POST if posted else None, user=request.user, initial=initial)
+    # choosing another student reloads the allocation section with their open invoices
+    form.fields["student"].widget.attrs.update(
+        {
+            "hx-get": reverse("staff:finance-payment-new"),
+            "hx-trigger": "change",
+            "hx-target": "#payment-allocation",
+            "hx-select": "#payment-allocation",
+            "hx-swap": "outerHTML",
+        }
+    )
     if posted and form.is_valid():
         data = form.cleaned_data
+        allocations = form.allocations()
         try:
             result = services.payment_record(
                 actor=request.user,
@@ -240,14 +314,18 @@ def payment_new(request):
                 student=data.get("student"),
                 payer=data.get("guardian"),
                 reference=data["reference"],
+                external_transaction_id=data["external_transaction_id"],
+                received_at=data["received_at"],
+                allocations=allocations,
                 notes=data["notes"],
                 idempotency_key=data["idempotency_key"],
                 fingerprint=request_fingerprint({"user": str(request.user.pk), "body": form.fingerprint_data()}),
             )
         except ValidationError as error:
-            add_service_errors(form, error)
+            _allocation_errors(form, allocations, error)
         except Conflict as conflict:
-            form.add_error(None, str(conflict.detail))
+            field = "external_transaction_id" if conflict.code == "duplicate_transaction" else None
+            form.add_error(field, str(conflict.detail))
         else:
             payment = result.payment
             if result.created:
@@ -257,6 +335,21 @@ def payment_new(request):
             return redirect("staff:finance-payment-detail", pk=payment.pk)
     context = {**staff_layout_context(request), "form": form}
     return render(request, "staff/finance_payment_new.html", context, status=400 if posted else 200)
+
+
+def _allocation_errors(form, allocations, error: ValidationError) -> None:
+    """The service names an allocation's field ``allocations[i].name``: put it on the
+    amount field of that invoice."""
+    other = {}
+    for key, texts in error.message_dict.items():
+        match = re.fullmatch(r"allocations\[(\d+)\]\.\w+", key)
+        if match and allocations and int(match[1]) < len(allocations):
+            for text in texts:
+                form.add_error(form.allocation_name(allocations[int(match[1])][0]), text)
+        else:
+            other[key] = texts
+    if other:
+        add_service_errors(form, ValidationError(other))
 
 
 def _payment_or_404(request, pk) -> Payment:
@@ -303,6 +396,48 @@ def payment_reverse(request, pk):
     else:
         messages.success(request, f"Payment {payment.receipt_number} was reversed.")
     return redirect("staff:finance-payment-detail", pk=payment.pk)
+
+
+def _awaiting_verification(request):
+    return selectors.payment_list(user=request.user).filter(requires_verification=True, verification__isnull=True)
+
+
+@staff_permission_required("finance.add_paymentverification")
+def payment_verification_queue(request):
+    """Cheques and bank transfers waiting to be checked, oldest first: until cleared,
+    their money is not on the account."""
+    filterset = PaymentFilterSet(request.GET, queryset=_awaiting_verification(request), request=request)
+    payments = filterset.qs if filterset.is_valid() else Payment.objects.none()
+    context = {
+        **staff_layout_context(request),
+        "filter": filterset,
+        "methods": [(value, label) for value, label in Payment.Method.choices if value in Payment.VERIFIED_METHODS],
+        "page": _page(request, payments.order_by("received_at", "receipt_number")),
+        "query": query_without(request, "page"),
+    }
+    return render(request, "staff/finance_payment_verification.html", context)
+
+
+@require_POST
+@staff_permission_required("finance.add_paymentverification")
+def payment_verify(request, pk):
+    """Cleared: the money reaches the account (as allocated when it was recorded, else
+    oldest due first); rejected: it never does. Once per payment."""
+    payment = _one_or_404(selectors.payment_list(user=request.user), pk)
+    form = VerificationForm(request.POST)
+    if not form.is_valid():
+        problem = "choose whether it cleared or was rejected." if "outcome" in form.errors else "the note is too long."
+        messages.error(request, f"{payment.receipt_number}: {problem}")
+        return redirect("staff:finance-payment-verification")
+    cleared = form.cleaned_data["outcome"] == "cleared"
+    try:
+        services.payment_verify(payment=payment, actor=request.user, cleared=cleared, note=form.cleaned_data["note"])
+    except (Conflict, ValidationError) as error:
+        messages.error(request, f"{payment.receipt_number}: {_conflict_text(error)}")
+    else:
+        outcome = f"cleared: {_money(payment.amount)} reached the account" if cleared else "was rejected"
+        messages.success(request, f"{payment.receipt_number} {outcome}.")
+    return redirect("staff:finance-payment-verification")
 
 
 # --- adjustments ----------------------------------------------------------------------
@@ -430,6 +565,56 @@ def guardian_statement(request, pk):
     return _statement_page(
         request, statement, family=True, subject=guardian, filename=f"statement-{guardian.guardian_number}.pdf"
     )
+
+
+# --- refunds --------------------------------------------------------------------------
+
+
+@staff_permission_required("finance.add_refund")
+def student_refund(request, pk):
+    """Pay a student's account credit back to the family; never more than the credit
+    (the service refuses with 409 ``insufficient_credit``)."""
+    student = _one_or_404(students_visible_to(request.user).select_related("location"), pk)
+    posted = request.method == "POST"
+    form = RefundForm(request.POST if posted else None)
+    status = 400 if posted else 200
+    if posted and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():  # the key is claimed with the refund, or not at all
+                earlier = idempotency_claim(
+                    user=request.user,
+                    scope=f"staff refund {student.pk}",
+                    key=data["idempotency_key"],
+                    fingerprint=request_fingerprint({k: v for k, v in data.items() if k != "idempotency_key"}),
+                )
+                if earlier is not None:
+                    messages.info(request, "This refund was already recorded (the form was sent twice).")
+                    return redirect("staff:finance-student-statement", pk=student.pk)
+                refund = services.refund_record(
+                    student=student,
+                    amount=data["amount"],
+                    method=data["method"],
+                    reference=data["reference"],
+                    reason=data["reason"],
+                    actor=request.user,
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error("amount" if conflict.code == "insufficient_credit" else None, str(conflict.detail))
+            status = 409
+        else:
+            messages.success(request, f"{_money(refund.amount)} of account credit refunded for {student.full_name}.")
+            return redirect("staff:finance-student-statement", pk=student.pk)
+    context = {
+        **staff_layout_context(request),
+        "student": student,
+        "form": form,
+        "available": credit_available(student.pk),
+        "refunds": selectors.refund_list(user=request.user).filter(student=student)[:10],
+    }
+    return render(request, "staff/finance_student_refund.html", context, status=status)
 
 
 # --- reports --------------------------------------------------------------------------

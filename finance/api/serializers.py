@@ -24,6 +24,7 @@ from finance.models import (
     InvoiceLine,
     Payment,
     PaymentAllocation,
+    Refund,
     SessionPackage,
 )
 from finance.selectors import fee_structure_list, fee_type_list, invoice_list
@@ -221,6 +222,28 @@ class PaymentReversalSerializer(serializers.Serializer):
     reason = serializers.CharField(read_only=True)
     reversed_by = serializers.CharField(source="reversed_by.username", read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    student_number = serializers.CharField(source="student.student_number", read_only=True)
+    method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
+    amount = money_out(help_text="Account credit paid back to the family.")
+    refunded_by = serializers.CharField(source="refunded_by.username", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "student",
+            "student_number",
+            "amount",
+            "method",
+            "reference",
+            "reason",
+            "refunded_by",
+            "created_at",
+        ]
+        read_only_fields = fields
 
 
 # --- output: adjustments and billing runs ----------------------------------------------
@@ -559,6 +582,16 @@ class PaymentCreateSerializer(InputSerializer):
 class PaymentVerifySerializer(InputSerializer):
     cleared = serializers.BooleanField(help_text="True: the money arrived; false: the cheque or transfer failed.")
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class RefundCreateSerializer(InputSerializer):
+    """Pay a student's account credit back to the family (never more than the credit)."""
+
+    student = ScopedPrimaryKeyField(scope=_visible_students)
+    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    method = _status("PaymentMethod", Payment.Method.choices, help_text="How the money goes back.")
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=300)
 
 
 class AdjustmentCreateSerializer(InputSerializer):

@@ -1,5 +1,5 @@
 """API views of the finance app (API.md): fee types and structures, invoices, append-only
-payments, adjustments, billing runs, statements and reports.
+payments and refunds, adjustments, billing runs, statements and reports.
 
 Every queryset comes from ``finance.selectors`` with the caller, so a parent sees only
 their own children's money (read-only) and location-limited staff only their locations;
@@ -23,8 +23,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from academy.api import AcademyAutoSchema, ApiViewSet, flatten_errors
+from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, flatten_errors
 from academy.common.csv_stream import streamed_csv
+from academy.common.idempotency import idempotent
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
 from finance.api import serializers as api
@@ -35,8 +36,9 @@ from finance.filters import (
     FeeTypeFilterSet,
     InvoiceFilterSet,
     PaymentFilterSet,
+    RefundFilterSet,
 )
-from finance.models import Invoice, Payment, PaymentReversal, PaymentVerification, StudentAccount
+from finance.models import Invoice, Payment, PaymentReversal, PaymentVerification, Refund, StudentAccount
 from finance.services.fees import fee_structure_save, fee_type_save
 from finance.services.packages import package_cancel, package_sell
 from finance.services.payments import request_fingerprint
@@ -142,6 +144,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def get_queryset(self):
         return selectors.invoice_list_with_lines(user=self.request.user)
 
+    @extend_schema(parameters=[IDEMPOTENCY_HEADER])
+    @idempotent
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
         lines = [
@@ -276,6 +280,41 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         return self.respond(payment)
 
 
+# --- refunds --------------------------------------------------------------------------
+
+
+class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Account credit paid back to a family: append-only (PUT, PATCH and DELETE are 405).
+    Finance staff list and record them; a parent reads their own children's. POST is
+    refused with 409 ``insufficient_credit`` beyond the student's account credit.
+
+    ``Idempotency-Key``: a retry answers the first refund and refunds nothing more."""
+
+    serializer_class = api.RefundSerializer
+    create_serializer_class = api.RefundCreateSerializer
+    filterset_class = RefundFilterSet
+    permission_model = Refund
+    parent_readable = True
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.refund_list(user=self.request.user)
+
+    @extend_schema(parameters=[IDEMPOTENCY_HEADER])
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input()
+        refund = services.refund_record(
+            student=data["student"],
+            amount=data["amount"],
+            method=data["method"],
+            reference=data.get("reference", ""),
+            reason=data["reason"],
+            actor=request.user,
+        )
+        return self.respond(refund, status=201)
+
+
 # --- adjustments ----------------------------------------------------------------------
 
 
@@ -293,6 +332,8 @@ class AdjustmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     def get_queryset(self):
         return selectors.adjustment_list(user=self.request.user)
 
+    @extend_schema(parameters=[IDEMPOTENCY_HEADER])
+    @idempotent
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
         adjustment = services.adjustment_request(
@@ -338,7 +379,8 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     def get_queryset(self):
         return selectors.billing_run_list(user=self.request.user)
 
-    @extend_schema(responses={202: api.BillingRunSerializer})
+    @extend_schema(responses={202: api.BillingRunSerializer}, parameters=[IDEMPOTENCY_HEADER])
+    @idempotent
     def create(self, request, *args, **kwargs):
         run = services.billing_run_start(actor=request.user, **self.validated_input())
         return self.respond(run, status=202)
@@ -639,6 +681,7 @@ __all__ = [
     "OverdueInvoicesReport",
     "PaymentHistoryReport",
     "PaymentViewSet",
+    "RefundViewSet",
     "StudentBalancesReport",
     "StudentStatementView",
 ]
@@ -663,6 +706,8 @@ class SessionPackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ap
     def get_queryset(self):
         return selectors.session_package_list(user=self.request.user).order_by("-purchased_at", "pk")
 
+    @extend_schema(parameters=[IDEMPOTENCY_HEADER])
+    @idempotent
     def create(self, request, *args, **kwargs):
         package = package_sell(actor=request.user, **self.validated_input())
         return self.respond(package, status=201)

@@ -4,7 +4,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
@@ -38,6 +38,9 @@ from finance.services.ledger import (
     ledger_post,
 )
 from students.models import Student
+
+# How far ahead of this server's clock a "received at" may be (another machine's clock).
+RECEIVED_AT_LEEWAY = timedelta(minutes=10)
 
 
 @dataclass
@@ -109,6 +112,8 @@ def payment_record(
             return PaymentResult(existing, created=False)
     amount = _amount(amount)
     _check_method(method)
+    if received_at is not None and received_at > timezone.now() + RECEIVED_AT_LEEWAY:
+        raise ValidationError({"received_at": ["A payment cannot be received in the future."]})
     if student is None and payer is None:
         raise ValidationError({"student": ["Name the student or the paying guardian."]})
     students = _payment_students(student=student, payer=payer)
@@ -398,14 +403,16 @@ def refund_record(*, student: Student, amount, method: str, reason: str, actor, 
     available = credit_available(student.pk)
     if amount > available:
         raise Conflict(f"Only {available} of account credit can be refunded.", code="insufficient_credit")
-    refund = Refund.objects.create(
+    refund = Refund(
         student=student,
         amount=amount,
         method=method,
-        reference=reference,
+        reference=(reference or "").strip(),
         reason=reason.strip()[:300],
         refunded_by=actor,
     )
+    refund.full_clean(exclude=["id", "student", "refunded_by"])  # rows just read; amount, method checked above
+    refund.save(force_insert=True)
     rows, left = [], amount
     for payment_id, credit in credit_by_payment(student.pk):
         take = min(credit, left)

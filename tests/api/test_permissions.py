@@ -341,6 +341,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     from tests.enrollment.test_api import enrollment_operations_covered
     from tests.enrollment.test_transfer_api import transfer_operations_covered
     from tests.finance.test_api_permissions import finance_operations_covered
+    from tests.finance.test_api_refunds import refund_operations_covered
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = {
@@ -351,6 +352,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     }
     covered = {(method, UUID.sub("{id}", path(world))) for _id, method, path, _body, _expected in CASES}
     covered |= finance_operations_covered()  # finance has its own matrix: tests/finance/test_api_permissions.py
+    covered |= refund_operations_covered()  # tests/finance/test_api_refunds.py
     covered |= enrollment_operations_covered()  # tests/enrollment/test_api.py
     covered |= attendance_operations_covered()  # tests/attendance/test_api.py
     covered |= transfer_operations_covered()  # tests/enrollment/test_transfer_api.py

@@ -1,6 +1,7 @@
 """Carrying an invoice's balance forward (once), the invoice transition map, a cheque's
 explicit allocations kept until it clears, and who money notices reach."""
 
+import contextlib
 import datetime
 from decimal import Decimal as D
 
@@ -136,9 +137,7 @@ class TestChequeAllocations:
         ).payment
         # then nothing moves until it clears
         assert not PaymentAllocation.objects.filter(payment=payment).exists()
-        assert Payment.objects.get(pk=payment.pk).planned_allocations == [
-            {"invoice": str(newer.pk), "amount": "80.00"}
-        ]
+        assert Payment.objects.get(pk=payment.pk).planned_allocations == [{"invoice": str(newer.pk), "amount": "80.00"}]
         services.payment_verify(payment=payment, actor=approver, cleared=True)
         # and when it clears, the money goes where the family said, not oldest first
         older.refresh_from_db()
@@ -227,10 +226,8 @@ class TestVerifyInstall:
         from django.core.management import CommandError, call_command
 
         out = StringIO()
-        try:
+        with contextlib.suppress(CommandError):
             call_command("verify_install", stdout=out)
-        except CommandError:
-            pass
         return {
             line.split("  ", 1)[1].split(":", 1)[0]: line
             for line in out.getvalue().splitlines()
@@ -260,7 +257,8 @@ class TestVerifyInstall:
         # when the rules are tried, then exactly that gap shows (and DELETE on PostgreSQL,
         # where one trigger guards both)
         allowed, tried = install_checks._append_only_probe()
-        expected = ["UPDATE finance_payment"] + (["DELETE finance_payment"] if connection.vendor == "postgresql" else [])
+        on_postgres = connection.vendor == "postgresql"
+        expected = ["UPDATE finance_payment"] + (["DELETE finance_payment"] if on_postgres else [])
         assert allowed == expected and tried == 3
 
     def test_numbers_without_gaps_pass_and_a_gap_fails(self, student, cashier):
