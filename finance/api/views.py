@@ -235,10 +235,17 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             idempotency_key=key,
             fingerprint=fingerprint,
         )
-        response = self.respond(result.payment, status=201)
         if not result.created:
+            response = self.respond(result.payment, status=201)
             response["Idempotent-Replayed"] = "true"
-        return response
+            return response
+        # Just recorded for a student or payer the input serializer found in the caller's
+        # scope: shown as it is in memory (its allocations as written, no verification or
+        # reversal yet) instead of read back with two more queries.
+        payment = result.payment
+        payment._prefetched_objects_cache = {"allocations": result.allocations}
+        payment._state.fields_cache.update({"verification": None, "reversal": None})
+        return Response(self.get_serializer(payment).data, status=201)
 
     @extend_schema(responses={(200, PDF): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], filterset_class=None, content_negotiation_class=FileFormatNegotiation)

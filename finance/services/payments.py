@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
@@ -47,6 +47,9 @@ RECEIVED_AT_LEEWAY = timedelta(minutes=10)
 class PaymentResult:
     payment: Payment
     created: bool  # False when an Idempotency-Key replayed an earlier request
+    # the allocation rows this call wrote (none for a replay or a payment awaiting
+    # verification), their invoices loaded: the caller can show the payment without reading it back
+    allocations: list = field(default_factory=list)
 
 
 def request_fingerprint(data: dict) -> str:
@@ -178,7 +181,7 @@ def payment_record(
         raise Conflict(
             "A payment with this external transaction id is already recorded.", code="duplicate_transaction"
         ) from None
-    return PaymentResult(payment, created=True)
+    return PaymentResult(payment, created=True, allocations=moved[0] if moved is not None else [])
 
 
 class _LostRace(Exception):
