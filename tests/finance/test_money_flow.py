@@ -204,3 +204,20 @@ def test_overdue_marking_moves_only_open_invoices_past_due(student, cashier):
     past.refresh_from_db()
     future.refresh_from_db()
     assert past.status == Invoice.Status.OVERDUE and future.status == Invoice.Status.PENDING
+
+
+def test_a_payment_received_in_the_future_is_refused_and_writes_nothing(student, cashier):
+    from django.utils import timezone
+
+    issue(student, "10.00")
+    before = (Payment.objects.count(), LedgerEntry.objects.count())
+    with pytest.raises(ValidationError) as error:
+        services.payment_record(
+            actor=cashier,
+            student=student,
+            amount="10.00",
+            method="cash",
+            received_at=timezone.now() + datetime.timedelta(days=1),
+        )
+    assert "received_at" in error.value.message_dict
+    assert (Payment.objects.count(), LedgerEntry.objects.count()) == before

@@ -13,7 +13,10 @@ TODAY = datetime.date.today()
 
 
 def at(day):
-    return datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+    """Noon on ``day``, or a minute ago if that is later (a payment is never received in
+    the future)."""
+    noon = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+    return min(noon, datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1))
 
 
 @pytest.fixture
