@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
-from academy.common.idempotency import idempotency_claim
+from academy.common.idempotency import idempotency_claim, request_fingerprint
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
@@ -30,7 +30,6 @@ from finance import documents, reports, selectors, services
 from finance.filters import InvoiceFilterSet, PaymentFilterSet
 from finance.models import Adjustment, BillingRun, Invoice, Payment
 from finance.services.ledger import credit_available
-from finance.services.payments import request_fingerprint
 from finance.staff_forms import (
     AdjustmentRequestForm,
     BillingRunForm,

@@ -25,7 +25,8 @@ HEADER = "Idempotency-Key"
 
 
 def request_fingerprint(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, cls=JSONEncoder).encode()).hexdigest()
+    """A digest of a request's data (payments store it beside their own key)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def idempotency_claim(*, user, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:

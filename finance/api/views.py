@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, flatten_errors
 from academy.common.csv_stream import streamed_csv
-from academy.common.idempotency import idempotent
+from academy.common.idempotency import KEY_MAX, idempotent, request_fingerprint
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
 from finance.api import serializers as api
@@ -41,9 +41,7 @@ from finance.filters import (
 from finance.models import Invoice, Payment, PaymentReversal, PaymentVerification, Refund, StudentAccount
 from finance.services.fees import fee_structure_save, fee_type_save
 from finance.services.packages import package_cancel, package_sell
-from finance.services.payments import request_fingerprint
 
-IDEMPOTENCY_KEY_MAX = 100
 PDF = "application/pdf"
 CSV = "text/csv"
 
@@ -216,8 +214,8 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
         key = request.headers.get("Idempotency-Key", "").strip() or None
-        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
-            raise ValidationError({"Idempotency-Key": [f"Use at most {IDEMPOTENCY_KEY_MAX} characters."]})
+        if key is not None and len(key) > KEY_MAX:
+            raise ValidationError({"Idempotency-Key": [f"Use at most {KEY_MAX} characters."]})
         fingerprint = request_fingerprint({"user": str(request.user.pk), "body": request.data}) if key else ""
         result = services.payment_record(
             actor=request.user,

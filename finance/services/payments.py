@@ -1,7 +1,5 @@
 """Recording, verifying, reversing and refunding payments."""
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,10 +48,6 @@ class PaymentResult:
     # the allocation rows this call wrote (none for a replay or a payment awaiting
     # verification), their invoices loaded: the caller can show the payment without reading it back
     allocations: list = field(default_factory=list)
-
-
-def request_fingerprint(data: dict) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _amount(value, field: str = "amount") -> Decimal:
