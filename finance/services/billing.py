@@ -22,7 +22,7 @@ from finance.models import (
     PaymentAllocation,
     StudentAccount,
 )
-from finance.services.bulk import copy_columns, copy_supported, rows_copy, uuids_in
+from finance.services.bulk import copy_columns, copy_supported, rows_copy
 from finance.services.ledger import ZERO, accounts_lock, actor_or_none, credit_apply, invoice_refresh_status
 from students.models import Student
 
@@ -81,7 +81,7 @@ def _billed_to(student_ids) -> dict:
     """Financially responsible guardian of each student (primary first), in one query."""
     best: dict = {}
     links = (
-        StudentGuardian.objects.filter(student_id__in=uuids_in(student_ids))
+        StudentGuardian.objects.filter(student_id__in_array=student_ids)
         .order_by("student_id", "-is_financially_responsible", "created_at")
         .values_list("student_id", "guardian_id", "is_financially_responsible", "relationship_type")
     )
@@ -205,13 +205,13 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
     accounts = accounts_lock(student_ids)
     students = {
         pk: (grade_level_id, academic_year_id)
-        for pk, grade_level_id, academic_year_id in Student.objects.filter(pk__in=uuids_in(student_ids)).values_list(
+        for pk, grade_level_id, academic_year_id in Student.objects.filter(pk__in_array=student_ids).values_list(
             "pk", "grade_level_id", "academic_year_id"
         )
     }
     already = set(
         Invoice.objects.filter(
-            student_id__in=uuids_in(student_ids), billing_period=run.period, location=run.location
+            student_id__in_array=student_ids, billing_period=run.period, location=run.location
         ).values_list("student_id", flat=True)
     )
     billed_to = _billed_to(student_ids)
@@ -346,14 +346,14 @@ def _accounts_move(moves, now) -> None:
     for pk, amount, count in moves:
         groups.setdefault((amount, count), []).append(pk)
     for (amount, count), pks in groups.items():
-        StudentAccount.objects.filter(pk__in=uuids_in(pks)).update(
+        StudentAccount.objects.filter(pk__in_array=pks).update(
             balance=F("balance") + amount, entry_count=F("entry_count") + count, updated_at=now
         )
 
 
 def _students_with_credit(student_ids) -> list:
     rows = (
-        PaymentAllocation.objects.filter(student_id__in=uuids_in(student_ids), invoice__isnull=True)
+        PaymentAllocation.objects.filter(student_id__in_array=student_ids, invoice__isnull=True)
         .values("student_id")
         .annotate(credit=Sum("amount"))
         .filter(credit__gt=0)

@@ -17,8 +17,7 @@ already filled in. Ids the database assigns (``AutoField``) are left to its sequ
 import time
 from collections.abc import Iterable, Sequence
 
-from django.db import connection, connections, models, router
-from django.db.models.expressions import RawSQL
+from django.db import connections, models, router
 
 
 def copy_supported(model) -> bool:
@@ -93,13 +92,3 @@ def rows_copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     if connection.queries_logged:  # CaptureQueriesContext and the DEBUG query log see it
         connection.queries_log.append({"sql": f"{sql} -- {count} rows", "time": f"{time.monotonic() - started:.3f}"})
     return count
-
-
-def uuids_in(ids):
-    """The right-hand side of an ``__in`` lookup on a UUID column for many ids: on
-    PostgreSQL one array parameter (``IN (SELECT unnest(%s::uuid[]))``), so neither
-    Django nor psycopg builds and quotes a placeholder per id; elsewhere the list."""
-    ids = list(ids)
-    if connection.vendor != "postgresql":
-        return ids
-    return RawSQL("SELECT unnest(%s::uuid[])", ([str(pk) for pk in ids],))

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from academy.common.money import money
 from finance.models import Invoice, LedgerEntry, PaymentAllocation, StudentAccount
-from finance.services.bulk import uuids_in
 
 ZERO = Decimal("0.00")
 
@@ -24,11 +23,11 @@ def accounts_lock(student_ids) -> dict:
         locked = list(StudentAccount.objects.select_for_update().filter(pk=ids[0]))
         if locked:
             return {ids[0]: locked[0]}
-    existing = {str(pk) for pk in StudentAccount.objects.filter(pk__in=uuids_in(ids)).values_list("pk", flat=True)}
+    existing = {str(pk) for pk in StudentAccount.objects.filter(pk__in_array=ids).values_list("pk", flat=True)}
     missing = [StudentAccount(student_id=pk) for pk in ids if pk not in existing]
     if missing:  # one INSERT; an account a concurrent transaction created meanwhile is left alone
         StudentAccount.objects.bulk_create(missing, ignore_conflicts=True)
-    locked = StudentAccount.objects.select_for_update().filter(pk__in=uuids_in(ids)).order_by("pk")
+    locked = StudentAccount.objects.select_for_update().filter(pk__in_array=ids).order_by("pk")
     return {str(account.pk): account for account in locked}
 
 

@@ -15,7 +15,7 @@ from finance import services
 from finance.models import BillingRun, Invoice, InvoiceLine, LedgerEntry, PaymentAllocation, StudentAccount
 from finance.selectors import ledger_verify
 from finance.services.billing import INVOICE_COLUMNS, LEDGER_COLUMNS
-from finance.services.bulk import copy_columns, copy_supported, rows_copy, uuids_in
+from finance.services.bulk import copy_columns, copy_supported, rows_copy
 from students.models import Student
 from tests.factories.academy import GradeLevelFactory
 from tests.factories.families import StudentFactory
@@ -254,16 +254,35 @@ def test_the_billing_columns_are_every_column_of_their_models():
         assert sorted(columns) == sorted(copy_columns(model)), model.__name__
 
 
-def test_uuids_in_finds_the_same_rows_as_a_list(billed_location):
+def test_in_array_finds_the_same_rows_as_in(billed_location):
     _location, students = billed_location
     wanted = [students[0].pk, students[2].pk, str(students[3].pk)]
-    found = set(StudentAccount.objects.filter(pk__in=uuids_in(wanted)).values_list("pk", flat=True))
+    found = set(StudentAccount.objects.filter(pk__in_array=wanted).values_list("pk", flat=True))
     assert found == set(StudentAccount.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-    assert set(Student.objects.filter(pk__in=uuids_in(wanted)).values_list("pk", flat=True)) == {
+    assert found  # some of them have an account
+    assert set(Student.objects.filter(pk__in_array=wanted).values_list("pk", flat=True)) == {
         students[0].pk,
         students[2].pk,
         students[3].pk,
     }
+    # through a foreign key, and with nothing to look for
+    assert (
+        Invoice.objects.filter(student_id__in_array=wanted).count()
+        == Invoice.objects.filter(student__in=wanted).count()
+    )
+    assert Invoice.objects.filter(student_id__in_array=wanted).exists()
+    assert not StudentAccount.objects.filter(pk__in_array=[]).exists()
+
+
+def test_in_array_is_one_array_parameter_on_postgres(billed_location, on_postgres):
+    _location, students = billed_location
+    with CaptureQueriesContext(connection) as queries:
+        list(Student.objects.filter(pk__in_array=[s.pk for s in students]))
+    sql = queries.captured_queries[-1]["sql"]
+    if on_postgres:
+        assert "= ANY(" in sql and "::uuid[]" in sql
+    else:
+        assert " IN (" in sql
 
 
 def test_rows_copy_refuses_other_databases(on_postgres):
