@@ -20,6 +20,7 @@ def _connect_grant_invalidation():
     (``academy.authz``)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
+    from rest_framework.authtoken.models import Token
 
     from academy import authz
 
@@ -36,6 +37,8 @@ def _connect_grant_invalidation():
         post_delete.connect(authz.invalidate, sender=model, dispatch_uid=f"authz_delete_{model._meta.label}")
     post_save.connect(authz.user_saved, sender=User, dispatch_uid="authz_user_saved")
     post_delete.connect(authz.invalidate, sender=User, dispatch_uid="authz_user_deleted")
+    # a revoked API token stops working at once (academy.authentication caches tokens)
+    post_delete.connect(authz.invalidate, sender=Token, dispatch_uid="authz_token_deleted")
 
 
 def _sync_roles_after_migrate(roles_sync):

@@ -40,12 +40,13 @@ def invalidate(**signal_kwargs) -> None:
     cache.set(VERSION_KEY, uuid4().hex, None)
 
 
-def _version() -> str:
-    version = cache.get(VERSION_KEY)
-    if version is None:
+def version() -> str:
+    """The current version of every cached grant (and API token, ``academy.authentication``)."""
+    current = cache.get(VERSION_KEY)
+    if current is None:
         cache.add(VERSION_KEY, uuid4().hex, None)  # add: concurrent first requests agree
-        version = cache.get(VERSION_KEY)
-    return version
+        current = cache.get(VERSION_KEY)
+    return current
 
 
 def _read(user) -> Grants:
@@ -70,7 +71,7 @@ def grants_for(user) -> Grants:
     if user.is_anonymous or user._state.adding:
         grants = Grants(frozenset(), frozenset(), frozenset())
     else:
-        key = f"authz:{_version()}:{user.pk}"
+        key = f"authz:{version()}:{user.pk}"
         grants = cache.get(key)
         if grants is None:
             grants = _read(user)

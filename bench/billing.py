@@ -40,6 +40,7 @@ import json
 import os
 import random
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -531,7 +532,7 @@ class Gunicorn:
     """The production web process (``make serve``: gunicorn academy.config.wsgi, sync
     workers) on a free port; stopped by its process id on exit."""
 
-    def __init__(self, *, workers: int, redis_url: str):
+    def __init__(self, *, workers: int, redis_url: str, extra_args: str = ""):
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
         environment = {
@@ -556,6 +557,7 @@ class Gunicorn:
                 "-",
                 "--forwarded-allow-ips",
                 "127.0.0.1",
+                *shlex.split(extra_args),
             ],
             cwd=ROOT,
             env=environment,
@@ -762,7 +764,7 @@ def part_payments(ref: Reference, args) -> bool:
         f"\n(2) payments: POST /api/v1/payments/ through gunicorn ({args.workers} sync workers), "
         f"{args.connections} keep-alive connections, {limit}, {len(students):,} students with an open invoice"
     )
-    server = Gunicorn(workers=args.workers, redis_url=args.redis_url)
+    server = Gunicorn(workers=args.workers, redis_url=args.redis_url, extra_args=args.gunicorn_args)
     try:
         server.wait_ready(token)
         print(f"  gunicorn answering on 127.0.0.1:{server.port} (log {server.log.name})")
@@ -828,6 +830,9 @@ def main() -> int:
         help="write the run's rows with bulk_create (the path other databases take) instead of COPY, to compare",
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--gunicorn-args", default="", help="more gunicorn options, e.g. '--worker-class gthread --threads 2'"
+    )
     parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
     parser.add_argument("--seconds", type=float, default=20, help="how long to post payments (default 20)")
     parser.add_argument("--payments", type=int, default=0, help="post this many payments instead of --seconds")

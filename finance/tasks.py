@@ -7,7 +7,7 @@ from finance.services.late_fees import late_fees_apply
 from finance.services.packages import packages_mark_expired
 
 
-@shared_task(name="finance.billing_run", acks_late=True)
+@shared_task(name="finance.billing_run", acks_late=True, ignore_result=True)  # polled through its row
 def billing_run_task(run_pk: str) -> str:
     """Run one billing run; running it again finishes the work without double billing."""
     return billing_run_execute(run_pk=run_pk).status

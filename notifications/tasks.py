@@ -5,7 +5,11 @@ from notifications import services
 MAX_ATTEMPTS = 5
 
 
-@shared_task(bind=True, name="notifications.delivery_send", max_retries=MAX_ATTEMPTS - 1, acks_late=True)
+# ignore_result: nobody waits on a delivery (its row says how it went); without it the
+# Redis result backend subscribes to a result channel on every send.
+@shared_task(
+    bind=True, name="notifications.delivery_send", max_retries=MAX_ATTEMPTS - 1, acks_late=True, ignore_result=True
+)
 def delivery_send_task(self, delivery_pk: str) -> str:
     """Send one delivery. Claimed before sending, so a duplicate or retried message never
     sends twice; a gateway error is retried with backoff, then recorded as Failed."""

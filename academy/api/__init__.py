@@ -11,6 +11,8 @@
   responses (400 field errors, 401, 403, 404, 409 ``{detail, code}``).
 """
 
+import copy
+
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
@@ -81,6 +83,26 @@ def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "non_field_errors"] = [str(errors)]
     return flat
+
+
+# --- output --------------------------------------------------------------------------
+
+
+class ModelSerializer(drf.ModelSerializer):
+    """DRF's ``ModelSerializer`` with the fields it derives from the model built once per
+    class, not on every instance: ``get_fields`` reads the model's field info and builds
+    each field with its keyword arguments (0.35 ms for a payment, more than its data),
+    and every API answer makes at least one serializer, one per row of a nested list.
+    Each instance still gets its own copies (a field is bound to the serializer that
+    holds it). What a field is may therefore depend on the class only, never on the
+    request: use declared fields or ``to_representation`` for anything that varies."""
+
+    def get_fields(self):
+        built = type(self).__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            type(self)._built_fields = built
+        return copy.deepcopy(built)
 
 
 # --- input ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ rest and the model constraints)."""
 
 from rest_framework import serializers
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.models import (
     AcademicYear,
     ClassSession,
@@ -54,35 +54,35 @@ def _staff_users(user):
 # --- output ----------------------------------------------------------------------------
 
 
-class LocationSerializer(serializers.ModelSerializer):
+class LocationSerializer(ModelSerializer):
     class Meta:
         model = Location
         fields = ["id", "code", "name", "address", "phone", "email", "is_active", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class LocationSummarySerializer(serializers.ModelSerializer):
+class LocationSummarySerializer(ModelSerializer):
     class Meta:
         model = Location
         fields = ["id", "code", "name"]
         read_only_fields = fields
 
 
-class FacilitySerializer(serializers.ModelSerializer):
+class FacilitySerializer(ModelSerializer):
     class Meta:
         model = Facility
         fields = ["id", "location", "code", "name", "kind", "capacity", "is_active", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class AcademicYearSerializer(serializers.ModelSerializer):
+class AcademicYearSerializer(ModelSerializer):
     class Meta:
         model = AcademicYear
         fields = ["id", "name", "start_date", "end_date", "is_current", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class TermSerializer(serializers.ModelSerializer):
+class TermSerializer(ModelSerializer):
     status = NamedChoiceField(choices=Term.Status.choices, enum_name="TermStatus", read_only=True)
     academic_year_name = serializers.CharField(source="academic_year.name", read_only=True)
 
@@ -102,7 +102,7 @@ class TermSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class GradeLevelSerializer(serializers.ModelSerializer):
+class GradeLevelSerializer(ModelSerializer):
     is_final = serializers.BooleanField(read_only=True, help_text="True when students graduate from this grade.")
 
     class Meta:
@@ -111,14 +111,14 @@ class GradeLevelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProgramSerializer(serializers.ModelSerializer):
+class ProgramSerializer(ModelSerializer):
     class Meta:
         model = Program
         fields = ["id", "code", "name", "description", "is_active", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class CourseSerializer(serializers.ModelSerializer):
+class CourseSerializer(ModelSerializer):
     class Meta:
         model = Course
         fields = [
@@ -136,7 +136,7 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SectionSerializer(serializers.ModelSerializer):
+class SectionSerializer(ModelSerializer):
     course_code = serializers.CharField(source="course.code", read_only=True)
     enrolled_count = serializers.SerializerMethodField(help_text="Students enrolled now.")
     seats_left = serializers.SerializerMethodField(
@@ -171,7 +171,7 @@ class SectionSerializer(serializers.ModelSerializer):
         return max(section.capacity - held, 0)
 
 
-class ClassSessionSerializer(serializers.ModelSerializer):
+class ClassSessionSerializer(ModelSerializer):
     class Meta:
         model = ClassSession
         fields = [

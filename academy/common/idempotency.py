@@ -54,6 +54,17 @@ def idempotency_answer(*, user, scope: str, key: str, status_code: int, body) ->
     )
 
 
+def idempotency_prune(*, before, dry_run: bool = False) -> int:
+    """Delete the key records written before ``before``; a key older than the retention
+    period (``IDEMPOTENCY_RETENTION_DAYS``) may then be sent again as a new request.
+    Payments keep their key on the payment row, which is never deleted."""
+    old = IdempotencyRecord.objects.filter(created_at__lt=before)
+    if dry_run:
+        return old.count()
+    deleted, _ = old.delete()
+    return deleted
+
+
 def idempotent(create):
     """Decorate an API view's ``create``: with an ``Idempotency-Key`` header the write and
     its record are one transaction, and a repeat answers the stored response (header

@@ -3,7 +3,7 @@
 
 from rest_framework import serializers
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.selectors import class_session_list
 from attendance.models import AttendanceRecord, MakeupCredit
 from families.selectors import students_visible_to
@@ -23,7 +23,7 @@ def _section_code(section) -> str:
     return f"{section.course.code}-{section.code}"
 
 
-class AttendanceRecordSerializer(serializers.ModelSerializer):
+class AttendanceRecordSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     section = serializers.UUIDField(source="class_session.section_id", read_only=True)
@@ -123,7 +123,7 @@ class ReasonSerializer(InputSerializer):
     reason = serializers.CharField(max_length=300, help_text="Why the mark is deleted.")
 
 
-class MakeupCreditSerializer(serializers.ModelSerializer):
+class MakeupCreditSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     status = NamedChoiceField(choices=MakeupCredit.Status.choices, enum_name="MakeupCreditStatus", read_only=True)
     missed_date = serializers.DateField(source="missed_session.date", read_only=True)

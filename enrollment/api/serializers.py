@@ -3,7 +3,7 @@
 
 from rest_framework import serializers
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.models import CurriculumLevel, CurriculumModule
 from academy.selectors import section_list
 from enrollment.models import Enrollment, WaitlistEntry
@@ -20,7 +20,7 @@ def _visible_sections(user):
     return section_list(user=user)
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     section_code = serializers.SerializerMethodField()
@@ -64,7 +64,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         return enrollment.invoice.invoice_number if enrollment.invoice_id else None
 
 
-class WaitlistEntrySerializer(serializers.ModelSerializer):
+class WaitlistEntrySerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     section_code = serializers.SerializerMethodField()
     status = NamedChoiceField(choices=WaitlistEntry.Status.choices, enum_name="WaitlistStatus", read_only=True)

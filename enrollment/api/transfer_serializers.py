@@ -3,7 +3,7 @@ output, input serializers (shape only, ids scoped to the caller) for the writes.
 
 from rest_framework import serializers
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.selectors import section_list
 from enrollment.models import Enrollment
 from enrollment.transfer_selectors import transfer_destinations
@@ -63,7 +63,7 @@ class TransferImpactItemSerializer(serializers.Serializer):
         sometimes_omitted = ("action", "moved_to", "new_enrollment", "adjustment", "to_refund")
 
 
-class LocationTransferSerializer(serializers.ModelSerializer):
+class LocationTransferSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     from_location_code = serializers.CharField(source="from_location.code", read_only=True)

@@ -16,7 +16,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.api.serializers import TEXT_MAX, LocationSummarySerializer
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
@@ -30,7 +30,7 @@ MAX_EXTRA_GUARDIANS = 10
 # --- output ----------------------------------------------------------------------------
 
 
-class GuardianSerializer(serializers.ModelSerializer):
+class GuardianSerializer(ModelSerializer):
     has_portal_login = serializers.SerializerMethodField(help_text="Whether the guardian can log in to the portal.")
 
     class Meta:
@@ -61,7 +61,7 @@ class GuardianSerializer(serializers.ModelSerializer):
         return guardian.portal_user_id is not None
 
 
-class GuardianSummarySerializer(serializers.ModelSerializer):
+class GuardianSummarySerializer(ModelSerializer):
     name = serializers.CharField(source="full_name", read_only=True)
 
     class Meta:
@@ -70,7 +70,7 @@ class GuardianSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StudentSerializer(serializers.ModelSerializer):
+class StudentSerializer(ModelSerializer):
     location_code = serializers.CharField(source="location.code", read_only=True)
     grade_level_name = serializers.CharField(source="grade_level.name", read_only=True, allow_null=True, default=None)
     academic_year_name = serializers.CharField(
@@ -161,7 +161,7 @@ class StudentSerializer(serializers.ModelSerializer):
         return data
 
 
-class StudentGuardianSerializer(serializers.ModelSerializer):
+class StudentGuardianSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     guardian_number = serializers.CharField(source="guardian.guardian_number", read_only=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from academy.api import InputSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.api.serializers import SMALL_INT_MAX
 from academy.selectors import academic_year_list, course_list, grade_level_list, location_list, program_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
@@ -46,14 +46,14 @@ def _status(enum_name: str, choices, **kwargs) -> NamedChoiceField:
 # --- output: fees --------------------------------------------------------------------
 
 
-class FeeTypeSerializer(serializers.ModelSerializer):
+class FeeTypeSerializer(ModelSerializer):
     class Meta:
         model = FeeType
         fields = ["id", "code", "name", "is_active", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class FeeStructureSerializer(serializers.ModelSerializer):
+class FeeStructureSerializer(ModelSerializer):
     location_code = serializers.CharField(source="location.code", read_only=True)
     fee_type_code = serializers.CharField(source="fee_type.code", read_only=True)
     frequency = _status("FeeFrequency", FeeStructure.Frequency.choices, read_only=True)
@@ -86,7 +86,7 @@ class FeeStructureSerializer(serializers.ModelSerializer):
 # --- output: invoices ------------------------------------------------------------------
 
 
-class InvoiceLineSerializer(serializers.ModelSerializer):
+class InvoiceLineSerializer(ModelSerializer):
     fee_type_code = serializers.CharField(source="fee_type.code", read_only=True)
     unit_amount = money_out()
     amount = money_out()
@@ -106,7 +106,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
+class InvoiceSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
     billed_to_name = serializers.CharField(source="billed_to.full_name", read_only=True)
@@ -155,7 +155,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
 # --- output: payments ------------------------------------------------------------------
 
 
-class PaymentAllocationSerializer(serializers.ModelSerializer):
+class PaymentAllocationSerializer(ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.invoice_number", read_only=True, default=None)
     kind = _status("AllocationKind", PaymentAllocation.Kind.choices, read_only=True)
     amount = money_out(help_text="Negative when money moves out (credit applied, reversal, refund).")
@@ -166,7 +166,7 @@ class PaymentAllocationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True, default=None)
     guardian = serializers.PrimaryKeyRelatedField(source="payer", read_only=True, help_text="The paying guardian.")
     guardian_number = serializers.CharField(source="payer.guardian_number", read_only=True, default=None)
@@ -224,7 +224,7 @@ class PaymentReversalSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class RefundSerializer(serializers.ModelSerializer):
+class RefundSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
     amount = money_out(help_text="Account credit paid back to the family.")
@@ -249,7 +249,7 @@ class RefundSerializer(serializers.ModelSerializer):
 # --- output: adjustments and billing runs ----------------------------------------------
 
 
-class AdjustmentSerializer(serializers.ModelSerializer):
+class AdjustmentSerializer(ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.invoice_number", read_only=True)
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     kind = _status("AdjustmentKind", Adjustment.Kind.choices, read_only=True)
@@ -282,7 +282,7 @@ class AdjustmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BillingRunSerializer(serializers.ModelSerializer):
+class BillingRunSerializer(ModelSerializer):
     location_code = serializers.CharField(source="location.code", read_only=True)
     status = _status("BillingRunStatus", BillingRun.Status.choices, read_only=True)
     frequency = _status("FeeFrequency", BillingRun._meta.get_field("frequency").choices, read_only=True)
@@ -650,7 +650,7 @@ class ReportQuerySerializer(PeriodSerializer):
 # --- session packages --------------------------------------------------------------------
 
 
-class SessionPackageSerializer(serializers.ModelSerializer):
+class SessionPackageSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     course_code = serializers.CharField(source="course.code", read_only=True, default=None)
     program_code = serializers.CharField(source="program.code", read_only=True, default=None)

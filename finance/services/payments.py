@@ -102,11 +102,13 @@ def payment_record(
     With ``idempotency_key``, a repeated request returns the first payment; the same key
     with a different request is a conflict."""
     if idempotency_key:
-        existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            if existing.request_fingerprint != fingerprint:
+        # two columns first (the usual answer is "no such key"), the payment on a hit
+        seen = Payment.objects.filter(idempotency_key=idempotency_key).values_list("pk", "request_fingerprint").first()
+        if seen is not None:
+            pk, seen_fingerprint = seen
+            if seen_fingerprint != fingerprint:
                 raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
-            return PaymentResult(existing, created=False)
+            return PaymentResult(Payment.objects.get(pk=pk), created=False)
     amount = _amount(amount)
     _check_method(method)
     if received_at is not None and received_at > timezone.now() + RECEIVED_AT_LEEWAY:

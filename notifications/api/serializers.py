@@ -2,11 +2,11 @@
 
 from rest_framework import serializers
 
-from academy.api import NamedChoiceField
+from academy.api import ModelSerializer, NamedChoiceField
 from notifications.models import Delivery, Notification
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     """One notification in the caller's inbox."""
 
     type = NamedChoiceField(choices=Notification.Type.choices, enum_name="NotificationType", read_only=True)
@@ -38,7 +38,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return notification.read_at is not None
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ModelSerializer):
     """One attempt to reach the recipient over e-mail or SMS."""
 
     channel = NamedChoiceField(choices=Delivery.Channel.choices, enum_name="DeliveryChannel", read_only=True)

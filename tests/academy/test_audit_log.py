@@ -3,9 +3,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from academy.common.audit import redact
+from academy.common.idempotency import idempotency_claim
+from academy.common.models import IdempotencyRecord
 from academy.models import AuditLog
 from tests.factories.academy import PASSWORD, staff_user
 
@@ -58,3 +61,20 @@ def test_audit_prune_deletes_only_rows_past_retention(capsys):
     assert list(AuditLog.objects.values_list("summary", flat=True)) == ["recent"]
     call_command("audit_prune", "--older-than", "0")
     assert not AuditLog.objects.exists()
+
+
+def test_audit_prune_deletes_idempotency_records_past_their_retention(capsys):
+    user = staff_user()
+    old = IdempotencyRecord.objects.create(user=user, scope="POST /x", key="old", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    IdempotencyRecord.objects.create(user=user, scope="POST /x", key="recent", fingerprint="f")
+    call_command("audit_prune", "--dry-run")
+    assert "would delete 1 Idempotency-Key records" in capsys.readouterr().out
+    assert IdempotencyRecord.objects.count() == 2
+    call_command("audit_prune")
+    assert "deleted 1 Idempotency-Key records" in capsys.readouterr().out
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+    # the pruned key is a new request again; the kept one still answers its first request
+    with transaction.atomic():
+        assert idempotency_claim(user=user, scope="POST /x", key="old", fingerprint="other") is None
+        assert idempotency_claim(user=user, scope="POST /x", key="recent", fingerprint="f") is not None

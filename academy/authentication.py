@@ -1,0 +1,37 @@
+"""API token authentication that reads the token and its user from the cache.
+
+DRF's ``TokenAuthentication`` reads the token with its user from the database on every
+request. Here that read is kept in the default cache beside the user's grants
+(``academy.authz``), under the same global version, so everything that forgets the
+grants forgets the tokens too: the user saved (deactivated, say) or deleted, their
+groups, permissions or locations changed, and a token deleted (revoked: connected in
+``academy.apps``). A request with a known token costs two cache reads (the version and
+the entry) and no query; the grants, where the request needs them, are cached apart
+(a parent's request reads none).
+
+The user is cached without its password hash: the field is deferred, so the hash never
+sits in the cache, and a later ``save()`` of that object writes only the fields it has.
+"""
+
+import hashlib
+
+from django.core.cache import cache
+from rest_framework.authentication import TokenAuthentication
+
+from academy import authz
+
+
+def token_cache_key(key: str) -> str:
+    return f"authz:{authz.version()}:token:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    def authenticate_credentials(self, key):
+        cache_key = token_cache_key(key)
+        cached = cache.get(cache_key)
+        if cached is not None:
+            return cached
+        user, token = super().authenticate_credentials(key)  # AuthenticationFailed for a bad or inactive one
+        user.__dict__.pop("password", None)  # deferred: not cached, not written back by save()
+        cache.set(cache_key, (user, token), authz.TTL)
+        return user, token
