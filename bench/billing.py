@@ -14,9 +14,10 @@ primary guardian (bulk, ``--chunk`` students per transaction; skipped when built
 (1) billing: one ``BillingRun`` for ``--period`` created by ``billing_run_start`` (the
     queueing after commit switched off) and run here synchronously through the Celery
     task function (``billing_run_execute``), timed; then, in the same run, a psycopg
-    ``COPY`` of the invoice rows it created (same columns, same values) into a scratch
-    table ``LIKE finance_invoice``, timed. Prints both, the ratio, invoices/s and
-    PASS/FAIL against: under 30 s and within 10x the COPY. A second run of the same
+    ``COPY`` of every row it wrote (invoices, their history rows, lines and ledger
+    entries: same columns, same values) into bare scratch tables, timed, and of the
+    invoice rows alone. Prints the times, the ratios, invoices/s and PASS/FAIL against:
+    under 30 s and within 10x the COPY of the same rows. A second run of the same
     period must create nothing (checked and printed); ``ledger_verify`` must be clean.
     Invoices are append-only (ledger entries cannot be deleted), so to bill again pick
     another period: ``--period 2026-02`` or ``--period next``.
@@ -520,13 +521,13 @@ def part_billing(ref: Reference, args) -> bool:
         print(f"  nothing billed: period {period} was billed before (pick another with --period or --period next)")
     else:
         copied, copy_s, copy_all_s = copy_invoices(ref, period)
-        ratio = elapsed / copy_s
         print(
             f"  COPY of the same {copied:,} invoice rows: {copy_s:.3f} s into LIKE finance_invoice INCLUDING DEFAULTS, "
             f"{copy_all_s:.3f} s INCLUDING ALL (indexes, constraints)"
         )
         print(
-            f"  billing run {elapsed:.2f} s = {ratio:.1f}x the COPY; {run.invoices_created / elapsed:,.0f} invoices/s "
+            f"  billing run {elapsed:.2f} s = {elapsed / copy_s:.1f}x the COPY of the invoice table's rows alone; "
+            f"{run.invoices_created / elapsed:,.0f} invoices/s "
             f"(COPY {copied / copy_s:,.0f} rows/s)"
         )
         rows, copy_rows_s = copy_run_rows(ref, period)
@@ -534,17 +535,18 @@ def part_billing(ref: Reference, args) -> bool:
             f"  COPY of every row the run wrote ({', '.join(f'{n:,} {name}' for name, n in rows.items())}) into "
             f"bare tables: {copy_rows_s:.3f} s, so the run is {elapsed / copy_rows_s:.1f}x the COPY of its rows"
         )
+        ratio = elapsed / copy_rows_s  # the target's measure: the same rows, written by COPY
         floor_s = database_floor(ref, period)
         print(
             f"  the database's floor: the same rows by INSERT ... SELECT in the server, every index, check and "
             f"foreign key: {floor_s:.2f} s, so the run is {elapsed / floor_s:.1f}x the floor "
-            f"(and the floor alone {floor_s / copy_s:.1f}x the COPY)"
+            f"(and the floor alone {floor_s / copy_rows_s:.1f}x the COPY of the same rows)"
         )
         under = elapsed < BILLING_TARGET_S
         within = ratio <= BILLING_TARGET_RATIO
         print(
             f"  target under {BILLING_TARGET_S:.0f} s: {verdict(under)}; "
-            f"within {BILLING_TARGET_RATIO:.0f}x COPY: {verdict(within)}"
+            f"within {BILLING_TARGET_RATIO:.0f}x the COPY of the same rows: {verdict(within)} ({ratio:.1f}x)"
         )
         verdicts += [under, within, made["invoices"] == run.invoices_created]
     if not args.no_rerun:

@@ -532,10 +532,21 @@ class LedgerEntry(models.Model):
     effective_date = models.DateField(help_text="The date of the document: invoice issue, payment receipt, ...")
     description = models.CharField(max_length=300)
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    invoice_line = models.ForeignKey(InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    adjustment = models.ForeignKey(Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Each entry has one source, so these four are mostly empty: their indexes (in Meta)
+    # hold only the entries that have one, and an entry written without it (a billed
+    # line has no payment, adjustment or refund) costs no insert into them.
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    adjustment = models.ForeignKey(
+        Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -545,6 +556,10 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "created_at"], name="ledger_account_time"),
             models.Index(fields=["account", "effective_date"], name="ledger_account_date"),
+            *(
+                models.Index(fields=[source], name=f"ledger_{source}", condition=Q(**{f"{source}__isnull": False}))
+                for source in ("invoice_line", "payment", "adjustment", "refund")
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["account", "seq"], name="ledger_seq_unique_per_account"),
