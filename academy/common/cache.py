@@ -2,7 +2,7 @@
 
 ``django.core.cache.backends.redis.RedisCacheClient.get_client`` builds a new
 ``redis.Redis`` for every ``get``/``set``; redis-py fills some 170 response callbacks
-into each new client, which costs more than the round trip itself on a cache hit (three
+into each new client, which costs more than the round trip itself on a cache hit (several
 per API request: the grants' version, the API token, the grants). A ``redis.Redis`` is
 safe to share between threads (every command borrows a connection from the pool), so
 one per pool is kept and reused.
