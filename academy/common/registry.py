@@ -70,3 +70,32 @@ def seed_steps(env: str) -> list[SeedStep]:
 def install_checks() -> list[InstallCheck]:
     autodiscover_modules("install_checks")
     return sorted(_install_checks, key=_app_order)
+
+
+# --- who a billing run bills for a course or programme ----------------------------------
+#
+# Finance bills recurring course and programme fee structures but sits below enrollment,
+# which knows who takes what: enrollment registers the answer here (``enrollment/billing.py``).
+
+_enrolled_in: list[Callable] = []
+
+
+def enrolled_in_provider(func):
+    """Register ``func(student_ids, *, location, academic_year, term, on) -> {student_id:
+    (course ids, programme ids)}``: what each student is enrolled in for a billing period."""
+    if func not in _enrolled_in:
+        _enrolled_in.append(func)
+    return func
+
+
+def enrolled_in(student_ids, **scope) -> dict:
+    """What each of ``student_ids`` is enrolled in (courses, programmes) for ``scope``,
+    merged over every registered provider; a student enrolled in nothing is absent."""
+    autodiscover_modules("billing")
+    merged: dict = {}
+    for provider in _enrolled_in:
+        for student_id, (courses, programs) in provider(student_ids, **scope).items():
+            known = merged.setdefault(student_id, (set(), set()))
+            known[0].update(courses)
+            known[1].update(programs)
+    return merged

@@ -12,6 +12,7 @@ from simple_history.utils import bulk_create_with_history
 
 from academy.common.money import money
 from academy.common.numbering import INVOICE_NUMBERS, number_block
+from academy.common.registry import enrolled_in
 from families.models import StudentGuardian
 from finance.models import (
     BillingRun,
@@ -67,7 +68,9 @@ def _queue(run_pk) -> None:
 
 
 def _structures(run: BillingRun) -> list[FeeStructure]:
-    scope = Q(location=run.location, is_active=True, frequency=run.frequency, program__isnull=True, course__isnull=True)
+    """The run's active structures of its frequency: location-wide, per grade level, and
+    per course or programme (those bill the students enrolled in it, ``_applies``)."""
+    scope = Q(location=run.location, is_active=True, frequency=run.frequency)
     if run.academic_year_id:
         scope &= Q(academic_year__isnull=True) | Q(academic_year=run.academic_year_id)
     if run.term_id:
@@ -101,7 +104,7 @@ def billing_run_execute(*, run_pk) -> BillingRun:
     _check_columns()
     structures = _structures(run)
     students = Student.objects.active().filter(location=run.location)
-    if structures and all(s.grade_level_id for s in structures):
+    if structures and all(s.grade_level_id and not (s.course_id or s.program_id) for s in structures):
         students = students.filter(grade_level_id__in={s.grade_level_id for s in structures})
     student_ids = list(students.order_by("pk").values_list("pk", flat=True))
     BillingRun.objects.filter(pk=run.pk).update(
@@ -215,13 +218,16 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
         ).values_list("student_id", flat=True)
     )
     billed_to = _billed_to(student_ids)
-    by_grade: dict = {}  # grade level id -> the structures that bill it
+    enrolled = _enrolled_in(run, structures, student_ids)
+    nothing = (frozenset(), frozenset())
+    by_scope: dict = {}  # (grade level, courses, programmes) -> the structures that bill it
     plans = []
     for pk in student_ids:
-        grade_level_id = students[pk][0]
-        if grade_level_id not in by_grade:
-            by_grade[grade_level_id] = [s for s in structures if s.grade_level_id in (None, grade_level_id)]
-        lines = by_grade[grade_level_id]
+        courses, programs = enrolled.get(pk, nothing)
+        scope = (students[pk][0], frozenset(courses), frozenset(programs))
+        if scope not in by_scope:
+            by_scope[scope] = [s for s in structures if _applies(s, *scope)]
+        lines = by_scope[scope]
         if pk in already or not lines or pk not in billed_to:
             continue
         plans.append((pk, lines))
@@ -329,6 +335,26 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
         invoices_created=F("invoices_created") + len(invoice_rows),
         skipped=F("skipped") + len(already),
         amount_billed=F("amount_billed") + money(sum((row[13] for row in invoice_rows), ZERO)),
+    )
+
+
+def _applies(structure: FeeStructure, grade_level_id, courses, programs) -> bool:
+    """Whether ``structure`` bills a student of ``grade_level_id`` enrolled in ``courses``
+    and ``programs``: each scope the structure names must match."""
+    return (
+        structure.grade_level_id in (None, grade_level_id)
+        and (structure.course_id is None or structure.course_id in courses)
+        and (structure.program_id is None or structure.program_id in programs)
+    )
+
+
+def _enrolled_in(run: BillingRun, structures, student_ids) -> dict:
+    """The courses and programmes each student is enrolled in for the run's period (asked
+    of enrollment through the registry), only when a structure bills by them."""
+    if not any(s.course_id or s.program_id for s in structures):
+        return {}
+    return enrolled_in(
+        student_ids, location=run.location, academic_year=run.academic_year, term=run.term, on=run.issue_date
     )
 
 
