@@ -325,23 +325,30 @@ def copy_invoices(ref: Reference, period: str) -> tuple[int, float, float]:
             [ref.location.pk, period],
         )
         rows = cursor.fetchall()
-    times = []
-    raw = connection.connection  # the psycopg connection (autocommit, as Django leaves it)
-    for including in ("DEFAULTS", "ALL"):
-        table = f"bench_invoice_copy_{including.lower()}"
-        with raw.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"CREATE TEMP TABLE {table} (LIKE finance_invoice INCLUDING {including})")
-            started = time.perf_counter()
-            with cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            times.append(time.perf_counter() - started)
-            cursor.execute(f"SELECT count(*) FROM {table}")
-            copied = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {table}")
-        assert copied == len(rows), f"COPY wrote {copied} rows of {len(rows)}"
+    times = [
+        copy_into_scratch("finance_invoice", column_list, rows, including=including)
+        for including in ("DEFAULTS", "ALL")
+    ]
     return len(rows), times[0], times[1]
+
+
+def copy_into_scratch(table: str, column_list: str, rows: list, *, including: str = "DEFAULTS") -> float:
+    """COPY ``rows`` (values of ``column_list``) into a temporary ``LIKE table INCLUDING
+    ...`` table, dropped after; checks every row arrived. Answers the COPY's seconds."""
+    scratch = f"bench_copy_{table}_{including.lower()}"
+    with connection.connection.cursor() as cursor:  # the psycopg connection (autocommit)
+        cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
+        cursor.execute(f"CREATE TEMP TABLE {scratch} (LIKE {table} INCLUDING {including})")
+        started = time.perf_counter()
+        with cursor.copy(f"COPY {scratch} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        cursor.execute(f"SELECT count(*) FROM {scratch}")
+        copied = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {scratch}")
+    assert copied == len(rows), f"COPY wrote {copied} rows of {len(rows)} into a copy of {table}"
+    return elapsed
 
 
 def copy_run_rows(ref: Reference, period: str) -> tuple[dict, float]:
@@ -363,26 +370,15 @@ def copy_run_rows(ref: Reference, period: str) -> tuple[dict, float]:
         ("accounts", StudentAccount, f"student_id IN ({billed})"),
     )
     params = {"location": ref.location.pk, "period": period}
-    raw = connection.connection
     copied, elapsed = {}, 0.0
     for name, model, where in sources:
-        table, scratch = model._meta.db_table, f"bench_copy_{model._meta.db_table}"
+        table = model._meta.db_table
         column_list = ", ".join(f'"{field.column}"' for field in model._meta.concrete_fields)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {column_list} FROM {table} WHERE {where}", params)
             rows = cursor.fetchall()
-        with raw.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
-            cursor.execute(f"CREATE TEMP TABLE {scratch} (LIKE {table} INCLUDING DEFAULTS)")
-            started = time.perf_counter()
-            with cursor.copy(f"COPY {scratch} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            elapsed += time.perf_counter() - started
-            cursor.execute(f"SELECT count(*) FROM {scratch}")
-            copied[name] = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {scratch}")
-        assert copied[name] == len(rows), f"COPY wrote {copied[name]} {name} of {len(rows)}"
+        elapsed += copy_into_scratch(table, column_list, rows)
+        copied[name] = len(rows)
     return copied, elapsed
 
 

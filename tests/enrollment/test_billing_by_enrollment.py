@@ -56,10 +56,9 @@ def scene(location):
     return location, term, students
 
 
-def test_course_and_programme_structures_bill_the_students_enrolled_in_them(scene, django_capture_on_commit_callbacks):
-    location, term, students = scene
-    actor = finance_user(username="billing-clerk")
-    with django_capture_on_commit_callbacks(execute=True):
+def bill_october(location, term, actor, capture):
+    """Bill October 2026 for ``term`` (its task run on commit) and answer the run as it ended."""
+    with capture(execute=True):
         run = services.billing_run_start(
             location=location,
             period="2026-10",
@@ -69,6 +68,13 @@ def test_course_and_programme_structures_bill_the_students_enrolled_in_them(scen
             term=term,
         )
     run.refresh_from_db()
+    return run
+
+
+def test_course_and_programme_structures_bill_the_students_enrolled_in_them(scene, django_capture_on_commit_callbacks):
+    location, term, students = scene
+    actor = finance_user(username="billing-clerk")
+    run = bill_october(location, term, actor, django_capture_on_commit_callbacks)
     assert run.status == "completed" and run.invoices_created == 6
     totals = {invoice.student.first_name: invoice.total for invoice in Invoice.objects.select_related("student")}
     assert totals == {
@@ -85,16 +91,7 @@ def test_course_and_programme_structures_bill_the_students_enrolled_in_them(scen
     assert ledger_verify().problems == []
 
     # the same period again bills nothing, whatever the enrollments
-    with django_capture_on_commit_callbacks(execute=True):
-        again = services.billing_run_start(
-            location=location,
-            period="2026-10",
-            issue_date=datetime.date(2026, 10, 1),
-            actor=actor,
-            academic_year=term.academic_year,
-            term=term,
-        )
-    again.refresh_from_db()
+    again = bill_october(location, term, actor, django_capture_on_commit_callbacks)
     assert (again.invoices_created, again.skipped) == (0, 6)
     assert Invoice.objects.count() == 6
 
