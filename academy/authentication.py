@@ -21,17 +21,19 @@ from rest_framework.authentication import TokenAuthentication
 from academy import authz
 
 
-def token_cache_key(key: str) -> str:
-    return f"authz:{authz.version()}:token:{hashlib.sha256(key.encode()).hexdigest()}"
+def token_cache_key(key: str, version: str | None = None) -> str:
+    version = version or authz.version()
+    return f"authz:{version}:token:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        cache_key = token_cache_key(key)
+        version = authz.version()
+        cache_key = token_cache_key(key, version)
         cached = cache.get(cache_key)
-        if cached is not None:
-            return cached
-        user, token = super().authenticate_credentials(key)  # AuthenticationFailed for a bad or inactive one
-        user.__dict__.pop("password", None)  # deferred: not cached, not written back by save()
-        cache.set(cache_key, (user, token), authz.TTL)
-        return user, token
+        if cached is None:
+            cached = super().authenticate_credentials(key)  # AuthenticationFailed for a bad or inactive one
+            cached[0].__dict__.pop("password", None)  # deferred: not cached, not written back by save()
+            cache.set(cache_key, cached, authz.TTL)
+        authz.remember_version(cached[0], version)  # the grants need not read it again
+        return cached

@@ -71,13 +71,19 @@ def grants_for(user) -> Grants:
     if user.is_anonymous or user._state.adding:
         grants = Grants(frozenset(), frozenset(), frozenset())
     else:
-        key = f"authz:{version()}:{user.pk}"
+        key = f"authz:{user.__dict__.pop('_authz_version', None) or version()}:{user.pk}"
         grants = cache.get(key)
         if grants is None:
             grants = _read(user)
             cache.set(key, grants, TTL)
     user._grants = grants
     return grants
+
+
+def remember_version(user, current: str) -> None:
+    """The version just read for this request (token authentication): ``grants_for``
+    uses it instead of reading it again."""
+    user._authz_version = current
 
 
 def user_saved(sender, instance, update_fields=None, **kwargs) -> None:
