@@ -89,13 +89,16 @@ def structure_programs(request):
     return _render(request, "staff/structure_programs.html", "staff:structure-programs", {"programs": programs})
 
 
+@staff_permission_required("academy.view_section")
+@require_safe
 def structure_sections(request, *, with_seats=lambda sections: sections):
     """Sections of the user's locations, filtered by term and location (``?location=``
     is also the location switcher's choice), with capacity, enrolled and seats left.
 
-    Not mounted from here: academy knows no enrollments, so ``enrollment.staff_views``
-    mounts this page with ``with_seats``, which annotates ``enrolled_count``,
-    ``offered_count`` (seats held for a waitlist offer) and ``waitlist_count``."""
+    Not mounted from here: academy knows no enrollments, so ``academy.config.urls``
+    mounts this page with enrollment's ``sections_with_seats`` as ``with_seats``, which
+    annotates ``enrolled_count``, ``offered_count`` (seats held for a waitlist offer)
+    and ``waitlist_count``."""
     filterset = SectionFilterSet(request.GET, queryset=section_list(user=request.user), request=request)
     page = Paginator(with_seats(filterset.qs), SECTIONS_PER_PAGE).get_page(request.GET.get("page"))
     rows = []

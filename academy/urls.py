@@ -17,5 +17,5 @@ urlpatterns = [
     path("structure/years/", staff_structure_views.structure_years, name="structure-years"),
     path("structure/grades/", staff_structure_views.structure_grades, name="structure-grades"),
     path("structure/programs/", staff_structure_views.structure_programs, name="structure-programs"),
-    # structure/sections/ (with seats) is mounted by enrollment.staff_urls
+    # structure/sections/ (with seats) is mounted by academy.config.urls
 ]

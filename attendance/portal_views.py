@@ -15,7 +15,7 @@ from academy.models import ClassSession
 from attendance import selectors
 from attendance.models import AttendanceRecord, MakeupCredit
 from enrollment.models import Enrollment
-from families.portal_views import _render, parent_required
+from families.portal_shell import parent_required, portal_render
 from families.selectors import guardian_child_get
 from students.models import Student
 
@@ -61,4 +61,4 @@ def child_classes(request, pk):
         "today": today,
         "nav": "children",
     }
-    return _render(request, "portal/child_classes.html", context)
+    return portal_render(request, "portal/child_classes.html", context)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from academy.common.exceptions import Conflict
 from enrollment import selectors, services
 from enrollment.models import WaitlistEntry
-from families.portal_views import parent_required
+from families.portal_shell import parent_required
 from notifications.selectors import notification_unread_count
 
 DECLINED_BY_THE_FAMILY = "Declined by the family"

@@ -6,7 +6,6 @@ from django.urls import path
 from enrollment import staff_transfer_views, staff_views
 
 urlpatterns = [
-    path("structure/sections/", staff_views.structure_sections, name="structure-sections"),
     # a section's roster and waitlist, one enrollment, enroll from the student's page
     path("sections/<uuid:pk>/", staff_views.section_roster, name="section-roster"),
     path("sections/<uuid:pk>/enroll/", staff_views.section_enroll, name="section-enroll"),

@@ -1,25 +1,22 @@
 """The parent portal: a guardian's own login and their own children, nothing else."""
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from families.portal_forms import GuardianDetailsForm, PortalPasswordResetForm
+from families.portal_shell import parent_required, portal_render
 from families.selectors import guardian_child_get, guardian_for_user, student_list
 from families.services import guardian_update
 from notifications.models import Notification
-from notifications.selectors import notification_list_for_user, notification_unread_count
+from notifications.selectors import notification_list_for_user
 from notifications.services import notification_mark_all_read, notification_mark_read
 from students.models import Student
 
@@ -40,26 +37,6 @@ class ParentAuthenticationForm(AuthenticationForm):
             raise forms.ValidationError(self.error_messages["not_parent"], code="not_parent")
 
 
-def parent_required(view):
-    """Let a parent with a guardian record through (as ``request.guardian``). Anonymous
-    users go to the portal login; staff go to the staff portal; anybody else gets 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("portal:login"), REDIRECT_FIELD_NAME)
-        guardian = guardian_for_user(user)
-        if guardian is not None:
-            request.guardian = guardian
-            return view(request, *args, **kwargs)
-        if user.is_academy_staff:
-            return redirect("staff:dashboard")
-        raise PermissionDenied("The parent portal is for parents and guardians with an active account.")
-
-    return wrapper
-
-
 class PortalLoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = ParentAuthenticationForm
@@ -77,21 +54,10 @@ class PortalLogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("portal:login")
 
 
-def _render(request, template: str, context: dict | None = None):
-    """Render a signed-in portal page with what ``base_portal.html`` needs."""
-    context = {
-        "guardian": request.guardian,
-        "portal_nav": True,
-        "unread_count": notification_unread_count(user=request.user),
-        **(context or {}),
-    }
-    return render(request, template, context)
-
-
 @parent_required
 def dashboard(request):
     children = student_list(user=request.user)
-    return _render(request, "portal/dashboard.html", {"children": children, "nav": "children"})
+    return portal_render(request, "portal/dashboard.html", {"children": children, "nav": "children"})
 
 
 # What a parent sees of their child, in order; staff-only columns (internal notes,
@@ -152,7 +118,7 @@ def child_detail(request, pk):
         "medical": _rows(student, CHILD_MEDICAL_FIELDS) if link.can_authorize_medical else None,
         "nav": "children",
     }
-    return _render(request, "portal/child_detail.html", context)
+    return portal_render(request, "portal/child_detail.html", context)
 
 
 @parent_required
@@ -171,7 +137,7 @@ def my_details(request):
         else:
             messages.success(request, "Your details are saved.")
             return redirect("portal:my_details")
-    return _render(request, "portal/my_details.html", {"form": form, "nav": "details"})
+    return portal_render(request, "portal/my_details.html", {"form": form, "nav": "details"})
 
 
 NOTIFICATIONS_PER_PAGE = 20
@@ -182,7 +148,7 @@ def notification_list(request):
     page = Paginator(notification_list_for_user(user=request.user), NOTIFICATIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return _render(request, "portal/notification_list.html", {"page": page, "nav": "notifications"})
+    return portal_render(request, "portal/notification_list.html", {"page": page, "nav": "notifications"})
 
 
 @parent_required
@@ -197,7 +163,7 @@ def notification_detail(request, pk):
     if not action_url.startswith(("/", "https://", "http://")) or action_url.startswith("//"):
         action_url = ""
     context = {"notification": notification, "action_url": action_url, "nav": "notifications"}
-    return _render(request, "portal/notification_detail.html", context)
+    return portal_render(request, "portal/notification_detail.html", context)
 
 
 @require_POST

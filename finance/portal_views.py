@@ -23,10 +23,9 @@ from django import forms
 from django.db.models import DecimalField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
-from families.portal_views import parent_required
+from families.portal_shell import parent_required, portal_render
 from families.selectors import students_paid_for_by, students_visible_to
 from finance import documents
 from finance.models import Invoice, Payment, PaymentAllocation
@@ -39,7 +38,6 @@ from finance.selectors import (
     statement_for_guardian_seen_by,
     statement_for_student,
 )
-from notifications.selectors import notification_unread_count
 from students.models import Student
 
 RECENT_PAYMENTS = 10
@@ -56,18 +54,8 @@ def paying_children(request):
 
 
 def _render(request, template: str, context: dict):
-    """Render a signed-in portal page with what ``base_portal.html`` needs."""
-    return render(
-        request,
-        template,
-        {
-            "guardian": request.guardian,
-            "portal_nav": True,
-            "nav": "money",
-            "unread_count": notification_unread_count(user=request.user),
-            **context,
-        },
-    )
+    """A signed-in portal page under the "money" tab."""
+    return portal_render(request, template, {"nav": "money", **context})
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:

@@ -25,6 +25,8 @@ from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from academy.models import Location
+
 # --- errors --------------------------------------------------------------------------
 
 
@@ -105,7 +107,20 @@ class ModelSerializer(drf.ModelSerializer):
         return copy.deepcopy(built)
 
 
+class LocationSummarySerializer(ModelSerializer):
+    """A location as other resources show it (a user's locations, for one)."""
+
+    class Meta:
+        model = Location
+        fields = ["id", "code", "name"]
+        read_only_fields = fields
+
+
 # --- input ---------------------------------------------------------------------------
+
+TEXT_MAX = 5000  # longest free text the API accepts (descriptions, notes)
+POSITIVE_INT_MAX = 2_147_483_647
+SMALL_INT_MAX = 32_767
 
 
 class InputSerializer(drf.Serializer):

@@ -4,7 +4,15 @@ rest and the model constraints)."""
 
 from rest_framework import serializers
 
-from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api import (
+    POSITIVE_INT_MAX,
+    SMALL_INT_MAX,
+    TEXT_MAX,
+    InputSerializer,
+    ModelSerializer,
+    NamedChoiceField,
+    ScopedPrimaryKeyField,
+)
 from academy.models import (
     AcademicYear,
     ClassSession,
@@ -28,10 +36,6 @@ from academy.selectors import (
     section_list,
     term_list,
 )
-
-TEXT_MAX = 5000  # longest free text the API accepts (descriptions, notes)
-POSITIVE_INT_MAX = 2_147_483_647
-SMALL_INT_MAX = 32_767
 
 
 def _visible_locations(user):
@@ -58,13 +62,6 @@ class LocationSerializer(ModelSerializer):
     class Meta:
         model = Location
         fields = ["id", "code", "name", "address", "phone", "email", "is_active", "created_at", "updated_at"]
-        read_only_fields = fields
-
-
-class LocationSummarySerializer(ModelSerializer):
-    class Meta:
-        model = Location
-        fields = ["id", "code", "name"]
         read_only_fields = fields
 
 

@@ -7,10 +7,27 @@ from academy.api import views as academy_api
 from attendance.api import views as attendance_api
 from enrollment.api import transfers as transfers_api
 from enrollment.api import views as enrollment_api
+from families.api import notifications as family_notifications_api
 from families.api import views as families_api
-from families.api.notifications import GuardianNotificationList
 from finance.api import views as finance_api
+from notifications.api.serializers import SentNotificationSerializer
 from notifications.api.views import NotificationViewSet
+
+
+# Higher apps add to academy's structure resources (academy cannot import them, and no app
+# imports another's API views): the shell composes their mixins here.
+class SectionViewSet(enrollment_api.SectionSeatsMixin, academy_api.SectionViewSet):
+    __doc__ = enrollment_api.SectionSeatsMixin.__doc__
+
+
+class ClassSessionViewSet(attendance_api.ClassSessionAttendanceMixin, academy_api.ClassSessionViewSet):
+    __doc__ = attendance_api.ClassSessionAttendanceMixin.__doc__
+
+
+class GuardianNotificationList(family_notifications_api.GuardianNotificationList):
+    __doc__ = family_notifications_api.GuardianNotificationList.__doc__
+    serializer_class = SentNotificationSerializer
+
 
 router = DefaultRouter()
 router.APIRootView = academy_api.ApiRootView
@@ -23,10 +40,8 @@ router.register("terms", academy_api.TermViewSet, basename="term")
 router.register("grade-levels", academy_api.GradeLevelViewSet, basename="grade-level")
 router.register("programs", academy_api.ProgramViewSet, basename="program")
 router.register("courses", academy_api.CourseViewSet, basename="course")
-router.register("sections", enrollment_api.SectionWithSeatsViewSet, basename="section")  # + seats
-router.register(
-    "class-sessions", attendance_api.ClassSessionWithAttendanceViewSet, basename="class-session"
-)  # + {id}/attendance/
+router.register("sections", SectionViewSet, basename="section")  # + seats
+router.register("class-sessions", ClassSessionViewSet, basename="class-session")  # + {id}/attendance/
 
 # students and families
 router.register("students", families_api.StudentViewSet, basename="student")

@@ -1,15 +1,21 @@
 """The one module that mounts every app."""
 
+from functools import partial
+
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from academy import staff_structure_views
 from academy import urls as staff_shell_urls
 from attendance import portal_urls as attendance_portal_urls
 from attendance import staff_urls as attendance_staff_urls
 from enrollment import portal_urls as enrollment_portal_urls
 from enrollment import staff_urls as enrollment_staff_urls
+from enrollment.selectors import sections_with_seats
 from families import portal_urls as families_portal_urls
 from families import staff_urls as families_staff_urls
 from finance import portal_urls as finance_portal_urls
@@ -19,6 +25,12 @@ from finance import staff_urls as finance_staff_urls
 # pages that list students live in families (layer rule) and higher apps.
 staff_urlpatterns = [
     *staff_shell_urls.urlpatterns,
+    # academy's sections page with the seats enrollment knows of (academy cannot import enrollment)
+    path(
+        "structure/sections/",
+        partial(staff_structure_views.structure_sections, with_seats=sections_with_seats),
+        name="structure-sections",
+    ),
     *families_staff_urls.urlpatterns,
     *finance_staff_urls.urlpatterns,
     *enrollment_staff_urls.urlpatterns,
@@ -28,6 +40,8 @@ staff_urlpatterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="staff:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
+    # browsers ask for /favicon.ico on pages without an icon link (the admin has one too)
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/favicon.ico"), permanent=False)),
     path("api/v1/", include("academy.config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from academy.api import AcademyAutoSchema, ApiViewSet
-from academy.api.views import ClassSessionViewSet
 from academy.common.exceptions import Conflict
 from academy.common.permissions import RolePermission
 from attendance import selectors, services
@@ -76,11 +75,13 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
         return Response(status=204)
 
 
-class ClassSessionWithAttendanceViewSet(ClassSessionViewSet):
-    """academy's ``class-sessions/`` plus ``{id}/attendance/``: GET the roster (every
-    student expected, with their mark), POST the whole roster at once, all or nothing
-    (a bad row: 400 on ``marks[i].field``, nothing written). ``academy.config.api``
-    mounts this one; academy cannot import attendance."""
+# academy cannot import attendance, and no app imports another's API views: academy.config.api
+# composes this mixin with academy's ClassSessionViewSet.
+class ClassSessionAttendanceMixin:
+    """Scheduled meetings of the sections the caller may see, and their attendance at
+    ``{id}/attendance/``: GET the roster (every student expected, with their mark), POST
+    the whole roster at once, all or nothing (a bad row: 400 on ``marks[i].field``,
+    nothing written)."""
 
     @extend_schema(methods=["GET"], request=None, responses=api.RosterRowSerializer(many=True), filters=False)
     @extend_schema(

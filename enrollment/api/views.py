@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from academy.api import ApiViewSet
-from academy.api.views import SectionViewSet
 from enrollment import selectors, services
 from enrollment.api import serializers as api
 from enrollment.filters import EnrollmentFilterSet, WaitlistEntryFilterSet
@@ -145,11 +144,11 @@ class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         return self.respond(entry)
 
 
-class SectionWithSeatsViewSet(SectionViewSet):
-    """academy's ``sections/`` with the seats this app knows of: ``enrolled_count``
-    (enrolled or paused) and ``seats_left`` (capacity less those and the seats held for
-    open waitlist offers). ``academy.config.api`` mounts this one; academy cannot
-    import enrollment."""
+# academy cannot import enrollment, and no app imports another's API views: academy.config.api
+# composes this mixin with academy's SectionViewSet.
+class SectionSeatsMixin:
+    """Sections with the seats taken: ``enrolled_count`` (enrolled or paused) and
+    ``seats_left`` (capacity less those and the seats held for open waitlist offers)."""
 
     def get_queryset(self):
         return selectors.sections_with_seats(super().get_queryset())

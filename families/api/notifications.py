@@ -3,7 +3,9 @@
 ``notifications`` is below ``families`` and knows no guardians, so this view lives here:
 the guardian is looked up through ``families.selectors.guardians_visible_to`` (out of
 scope is 404), then its notifications are found by the recipient key ``notify()`` was
-given (``families.selectors.guardian_recipient_key``).
+given (``families.selectors.guardian_recipient_key``). Its rows are notifications'
+``SentNotificationSerializer``, which ``academy.config.api`` sets (no app imports
+another's API modules).
 """
 
 from django.shortcuts import get_object_or_404
@@ -14,7 +16,6 @@ from rest_framework.exceptions import MethodNotAllowed
 from academy.api import AcademyAutoSchema, FilterBackend
 from families.models import Guardian
 from families.selectors import guardian_recipient_key, guardians_visible_to
-from notifications.api.serializers import SentNotificationSerializer
 from notifications.filters import NotificationFilterSet
 from notifications.selectors import notification_list_for_keys
 
@@ -25,7 +26,7 @@ class GuardianNotificationList(generics.ListAPIView):
     (channel, address, status, error). For staff who may view guardians."""
 
     schema = AcademyAutoSchema()
-    serializer_class = SentNotificationSerializer
+    serializer_class = None  # notifications' SentNotificationSerializer, set by academy.config.api
     filter_backends = [FilterBackend]
     filterset_class = NotificationFilterSet
     permission_model = Guardian  # RolePermission: families.view_guardian; parents may not

@@ -11,8 +11,7 @@ from decimal import Decimal
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
-from academy.api.serializers import SMALL_INT_MAX
+from academy.api import SMALL_INT_MAX, InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.selectors import academic_year_list, course_list, grade_level_list, location_list, program_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
 from finance.models import (
