@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from academy import models
+from academy.common.admin import ServiceAdminMixin
 from academy.common.models import NumberSequence
 
 
@@ -41,7 +42,7 @@ class TermInline(admin.TabularInline):
 
 
 @admin.register(models.AcademicYear)
-class AcademicYearAdmin(SimpleHistoryAdmin):
+class AcademicYearAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "start_date", "end_date", "is_current")
     list_filter = ("is_current",)
     search_fields = ("name",)
@@ -140,7 +141,7 @@ class ClassSessionInline(admin.TabularInline):
 
 
 @admin.register(models.Section)
-class SectionAdmin(SimpleHistoryAdmin):
+class SectionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = ("__str__", "location", "instructor", "facility", "capacity", "schedule")
     list_filter = ("location", "term", "course__program")
     search_fields = ("course__code", "course__title", "code")

@@ -4,8 +4,8 @@ session counts and make-up credits."""
 
 from django.contrib import admin
 
+from academy.common.admin import ReadOnlyHistoryAdmin
 from attendance.models import AttendanceRecord, MakeupCredit
-from enrollment.admin import ReadOnlyHistoryAdmin
 
 
 @admin.register(AttendanceRecord)

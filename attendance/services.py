@@ -255,6 +255,31 @@ def makeup_cancel(*, credit: MakeupCredit, actor, reason: str = "") -> MakeupCre
     return credit
 
 
+@transaction.atomic
+def makeup_credits_close_for_departed_student(*, student, actor, reason: str = "") -> int:
+    """The student left (withdrawn, graduated or deleted): every make-up booked and not
+    yet attended is cancelled (the seat in that session frees and an unpaid make-up fee
+    is cancelled, as ``makeup_cancel`` does) and every credit still usable is revoked, so
+    the student drops off the rosters of the sessions they were booked into. A make-up
+    already attended stays as it is. Returns how many credits were closed."""
+    why = reason or "The student left the academy"
+    credits = list(
+        MakeupCredit.objects.select_for_update(of=("self",))
+        .select_related("fee_invoice")
+        .filter(student=student, status__in=[MakeupCredit.Status.AVAILABLE, MakeupCredit.Status.BOOKED])
+        .order_by("pk")
+    )
+    closed = 0
+    for credit in credits:
+        if credit.status == MakeupCredit.Status.BOOKED:
+            if credit.makeup_record_id is not None:
+                continue
+            _booking_undo(credit, actor=actor, reason=why)
+        _credit_close(credit, status=MakeupCredit.Status.REVOKED, reason=why, actor=actor)
+        closed += 1
+    return closed
+
+
 def makeup_credits_expire(*, today=None) -> int:
     """Daily job: available credits past their expiry become EXPIRED. Returns how many."""
     today = today or timezone.localdate()

@@ -2,20 +2,9 @@
 goes through ``enrollment.services`` (the staff portal and the API call them)."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from academy.common.admin import ReadOnlyHistoryAdmin
 from enrollment.models import Enrollment, WaitlistEntry
-
-
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Enrollment)

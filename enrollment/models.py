@@ -1,7 +1,10 @@
 """Students in sections (``Enrollment``) and the line of students waiting for a seat
 (``WaitlistEntry``). The rules across rows (capacity, the order of the line) live in
 ``enrollment.services`` under a lock of the section row; the rules of one row and the
-"one active enrollment per student and section" rule are database constraints."""
+"one active enrollment per student and section" rule are database constraints. What a
+database check cannot say is checked by the services: the start date lies inside the
+section's term (another table) and the enrollment date is not in the future
+(docs/rules.md, Enrollment: a check may not read the clock)."""
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -9,10 +12,11 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.money import MoneyModelField
 
 
 def money_field(**kwargs):
-    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+    return MoneyModelField(max_digits=12, decimal_places=2, **kwargs)
 
 
 class EnrollmentQuerySet(models.QuerySet):
@@ -22,7 +26,7 @@ class EnrollmentQuerySet(models.QuerySet):
 
 
 class Enrollment(TrackedModel):
-    """A student in a section for a term (seed 000 ``student_enrollments``): status, dates,
+    """A student in a section for a term (docs/rules.md, Enrollment): status, dates,
     where the student is in the curriculum, the sessions bought and used, the fees, and
     the invoice that billed them. An enrolled or paused student holds a seat."""
 
@@ -94,6 +98,11 @@ class Enrollment(TrackedModel):
                 condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(start_date__lte=F("end_date")),
                 name="enrollment_dates_in_order",
                 violation_error_message="The enrollment cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True) | Q(start_date__gte=F("enrollment_date")),
+                name="enrollment_starts_on_or_after_enrollment_date",
+                violation_error_message="Classes cannot start before the enrollment date.",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["enrolled", "paused"]) | Q(end_date__isnull=False),

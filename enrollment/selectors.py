@@ -2,12 +2,15 @@
 ``families.selectors.students_visible_to`` (whose students) and
 ``academy.selectors.section_list`` (which sections), nowhere else."""
 
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from academy.models import ClassSession, Section, User
+from academy.common.money import money_format
+from academy.models import ClassSession, Section, Term, User
 from academy.selectors import section_list
 from enrollment.models import Enrollment, WaitlistEntry
 from families.selectors import students_visible_to
@@ -34,6 +37,18 @@ def sections_with_seats(queryset: QuerySet[Section]) -> QuerySet[Section]:
         ),
         waitlist_count=_count_subquery(WaitlistEntry.objects.live().filter(section_id=OuterRef("pk"))),
     )
+
+
+def term_open_for_enrollment(*, term: Term, today: date | None = None) -> bool:
+    """A term takes enrollments while it is open and has not ended."""
+    today = today or timezone.localdate()
+    return term.status == Term.Status.OPEN and term.end_date >= today
+
+
+def sections_open_for_enrollment(queryset: QuerySet[Section], *, today: date | None = None) -> QuerySet[Section]:
+    """The sections of ``queryset`` whose term takes enrollments (``term_open_for_enrollment``)."""
+    today = today or timezone.localdate()
+    return queryset.filter(term__status=Term.Status.OPEN, term__end_date__gte=today)
 
 
 def section_seats_taken(*, section: Section) -> int:
@@ -116,3 +131,49 @@ def sessions_ahead(*, section: Section, start_date) -> int:
     if start_date is not None:
         qs = qs.filter(date__gte=start_date)
     return qs.count()
+
+
+# --- what a status change does to the money ---------------------------------------------
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def enrollment_billing_effects(*, enrollment: Enrollment) -> dict[str, str]:
+    """What pausing, resuming, withdrawing or transferring ``enrollment`` does to its
+    billing, in plain words (it follows ``enrollment.services``: a status change never
+    issues, cancels or credits an invoice; finance does that). A student who leaves the
+    academy has every active enrollment ended with the ``withdraw`` effect."""
+    remaining = enrollment.sessions_remaining
+    rate = enrollment.session_rate
+    sessions = _plural(remaining, "unused session")
+    if remaining and rate > 0:
+        sessions += f" (worth {money_format(rate * remaining)} at {money_format(rate)} a session)"
+    if enrollment.invoice_id:
+        invoice = f"the invoice already issued ({enrollment.invoice.invoice_number}) stays as it is"
+    else:
+        invoice = "no invoice was issued for this enrollment"
+    first_name = enrollment.student.first_name
+    if remaining:
+        unused = (
+            f"{sessions} {'is' if remaining == 1 else 'are'} not refunded automatically — record an adjustment "
+            "or refund in Finance if you give money back"
+        )
+    else:
+        unused = "no session is left unused"
+    return {
+        "pause": (
+            f"Billing continues as before: no new invoice is issued and nothing is credited; {invoice}. "
+            f"The seat and the {sessions} are kept for {first_name} until the enrollment is resumed."
+        ),
+        "resume": f"Resuming bills nothing: {first_name} goes back to the {sessions} already paid for.",
+        "withdraw": (
+            f"{invoice[0].upper()}{invoice[1:]}; nothing more is billed for this enrollment; {unused}. "
+            "The seat is freed and offered to the first student on the waitlist."
+        ),
+        "transfer": (
+            f"Nothing is billed again and no enrollment fee is charged: the {sessions} move to the new class "
+            f"at the same session rate, and this enrollment ends as withdrawn; {invoice}."
+        ),
+    }

@@ -4,9 +4,11 @@ and the waitlist (offer a freed seat, accept, remove, expire).
 Capacity is a rule across rows, so every write that can take or free a seat first locks
 the row of the section it touches (``select_for_update``; two sections are locked in
 primary-key order). Seats taken = enrolled or paused enrollments + open waitlist offers
-(an offered seat is held for the student it was offered to). Locks are taken in one
-order everywhere: sections, then the enrollment or waitlist entry, then (inside
-``finance.services``) the student's money account.
+(an offered seat is held for the student it was offered to). A write that gives a
+student a seat first locks the student's row, so it waits for (and then sees) a
+student leaving at the same time (``enrollments_end_for_departed_student``). Locks are
+taken in one order everywhere: the student, then sections, then the enrollment or
+waitlist entry, then (inside ``finance.services``) the student's money account.
 """
 
 from datetime import date, timedelta
@@ -55,16 +57,51 @@ def _section_lock(section: Section) -> Section:
     return _sections_lock(section.pk)[str(section.pk)]
 
 
+def _student_lock(student_id) -> Student:
+    """Lock the student's row (first, before any section) and return it fresh; a deleted
+    student is returned too, for ``_check_student`` to refuse."""
+    return Student.all_objects.select_for_update().get(pk=student_id)
+
+
 def _enrollment_lock(enrollment: Enrollment) -> Enrollment:
     return Enrollment.objects.select_for_update(of=("self",)).select_related("student").get(pk=enrollment.pk)
 
 
 def _check_term_open(section: Section) -> None:
-    if section.term.status != Term.Status.OPEN:
-        raise Conflict(f"The term {section.term} is closed for enrollment.", code="term_closed")
+    """409 ``term_closed`` when the section's term is closed or has ended (a term past
+    its end date takes no enrollment, whatever its status says)."""
+    term = section.term
+    if term.status != Term.Status.OPEN:
+        raise Conflict(f"The term {term} is closed for enrollment.", code="term_closed")
+    if not selectors.term_open_for_enrollment(term=term):
+        raise Conflict(
+            f"The term {term} ended on {term.end_date:%d %b %Y}: it is closed for enrollment.", code="term_closed"
+        )
+
+
+def _enrollment_dates(*, term: Term, enrollment_date: date | None, start_date: date | None) -> tuple[date, date]:
+    """The enrollment and start dates, defaulted (today; the later of the enrollment
+    date and the term's first day) and checked: the enrollment date is not in the
+    future (docs/rules.md, Enrollment: ``enrollment_date <= today``, which a database check cannot
+    express) and classes start inside the term; each a field error."""
+    enrollment_date = enrollment_date or timezone.localdate()
+    if start_date is None:
+        start_date = max(enrollment_date, term.start_date)
+    errors = {}
+    if enrollment_date > timezone.localdate():
+        errors["enrollment_date"] = ["The enrollment date cannot be in the future."]
+    if not term.start_date <= start_date <= term.end_date:
+        errors["start_date"] = [
+            f"The start date must lie inside the term {term} ({term.start_date:%d %b %Y} to {term.end_date:%d %b %Y})."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return enrollment_date, start_date
 
 
 def _check_student(student: Student, section: Section) -> None:
+    if student.deleted_at is not None:
+        raise Conflict("The student's record is deleted.", code="student_not_active")
     if student.status != Student.Status.ACTIVE:
         raise Conflict(f"The student is {student.get_status_display().lower()}.", code="student_not_active")
     if student.location_id != section.location_id:
@@ -177,6 +214,7 @@ def waitlist_accept(*, entry: WaitlistEntry, actor, **enrollment_data) -> Enroll
     """Accept the seat offered to ``entry``: the student is enrolled (billed like any
     enrollment) and the entry is closed. 409 ``offer_expired`` after the expiry,
     ``no_offer`` when no seat has been offered (yet)."""
+    student = _student_lock(entry.student_id)
     section = _section_lock(entry.section)
     entry = _waitlist_entry_lock(entry)
     if entry.status == WaitlistEntry.Status.WAITING:
@@ -185,7 +223,6 @@ def waitlist_accept(*, entry: WaitlistEntry, actor, **enrollment_data) -> Enroll
         raise Conflict(f"The waitlist entry is {entry.get_status_display().lower()}.", code="offer_closed")
     if entry.offer_expires_at <= timezone.now():
         raise Conflict("The offer has expired.", code="offer_expired")
-    student = entry.student
     _check_term_open(section)
     _check_student(student, section)
     _check_not_enrolled(student, section)
@@ -265,9 +302,9 @@ def _enrollment_create(
     notes: str = "",
     bill: bool = True,
 ) -> Enrollment:
-    enrollment_date = enrollment_date or timezone.localdate()
-    if start_date is None:
-        start_date = max(enrollment_date, section.term.start_date)
+    enrollment_date, start_date = _enrollment_dates(
+        term=section.term, enrollment_date=enrollment_date, start_date=start_date
+    )
     if sessions_allocated is None:
         sessions_allocated = selectors.sessions_ahead(section=section, start_date=start_date)
     fee = selectors.enrollment_fee_for(section=section) if enrollment_fee is None else enrollment_fee
@@ -332,14 +369,16 @@ def enroll(
     """Enroll ``student`` in ``section`` and bill the enrollment fee (and the session
     package when a session rate is given) on one invoice kept on the enrollment.
 
-    Refused with 409: ``student_not_active``, ``term_closed``, ``already_enrolled``,
+    Refused with 400 when the enrollment date is in the future or the start date lies
+    outside the term, and with 409: ``student_not_active``, ``term_closed`` (the term is
+    closed or has ended), ``already_enrolled``,
     ``already_waitlisted``, ``finance_hold`` (the location's policy blocks enrollment
     while the balance is over its threshold) and ``section_full``, unless ``waitlist``
     is true: then the student joins the end of the section's line and the
     ``WaitlistEntry`` is returned. Free seats go to the line first, so nobody jumps it.
     """
+    student = _student_lock(student.pk)
     section = _section_lock(section)
-    student = Student.objects.get(pk=student.pk)
     _check_student(student, section)
     _check_term_open(section)
     _check_not_enrolled(student, section)
@@ -352,6 +391,11 @@ def enroll(
         )
         raise Conflict(detail, code="already_waitlisted")
     _check_finance_hold(student)
+    _enrollment_dates(  # checked before a full section puts the student in its line
+        term=section.term,
+        enrollment_date=enrollment_data.get("enrollment_date"),
+        start_date=enrollment_data.get("start_date"),
+    )
     _offer_free_seats(section, actor=actor)
     if selectors.section_seats_taken(section=section) >= section.capacity:
         if not waitlist:
@@ -420,6 +464,62 @@ def enrollment_complete(*, enrollment: Enrollment, actor, end_date: date | None 
     return enrollment
 
 
+DEPARTURE_REASONS = {
+    "withdrawn": "The student was withdrawn",
+    "graduated": "The student graduated",
+    "deleted": "The student's record was deleted",
+}
+
+
+@transaction.atomic
+def enrollments_end_for_departed_student(
+    *, student: Student, actor, departure: str, reason: str = "", on: date | None = None
+) -> list[Enrollment]:
+    """A student left the academy (``departure``: ``withdrawn``, ``graduated`` or
+    ``deleted``, sent by ``students.signals.student_left`` inside the student's
+    transaction): end every active (enrolled or paused) enrollment on ``on`` (today),
+    take the student off every waitlist, and offer each freed seat to the first in its
+    section's line. Returns the enrollments ended.
+
+    The billing effect is the withdraw form's (``selectors.enrollment_billing_effects``
+    ``"withdraw"``): the invoice already issued stays, nothing more is billed, unused
+    sessions are not refunded automatically (finance records an adjustment or refund).
+
+    A graduate's enrollments that have started end as *completed* (the student finished
+    with the academy); one that starts after ``on`` was never attended and ends as
+    *withdrawn*, on its start date. Withdrawn and deleted students' enrollments end as
+    *withdrawn*. Live waitlist entries become *removed*; a seat offered to the student
+    goes to the next in line.
+
+    Locks in the project's order: the student's row (the students service already holds
+    it, so no seat can be given to the student meanwhile), the sections of the student's
+    enrollments and waitlist entries in primary-key order, then those enrollments and
+    entries."""
+    if departure not in DEPARTURE_REASONS:
+        raise ValueError(f"Unknown departure {departure!r}.")
+    on = on or timezone.localdate()
+    why = DEPARTURE_REASONS[departure] + (f": {reason.strip()}" if (reason or "").strip() else "")
+    _student_lock(student.pk)
+    enrollments = Enrollment.objects.active().filter(student_id=student.pk)
+    entries = WaitlistEntry.objects.live().filter(student_id=student.pk)
+    section_ids = set(enrollments.values_list("section_id", flat=True))
+    section_ids |= set(entries.values_list("section_id", flat=True))
+    sections = _sections_lock(*section_ids) if section_ids else {}
+    ended = []
+    for enrollment in enrollments.select_for_update(of=("self",)).order_by("pk"):
+        first_day = enrollment.start_date or enrollment.enrollment_date
+        started = first_day <= on
+        status = Enrollment.Status.COMPLETED if departure == "graduated" and started else Enrollment.Status.WITHDRAWN
+        ended.append(_end(enrollment, status=status, end_date=max(on, first_day), reason=why, actor=actor))
+    for entry in entries.select_for_update(of=("self",)).order_by("pk"):
+        entry.status = WaitlistEntry.Status.REMOVED
+        entry.closed_reason = why[:300]
+        validated_save(entry, actor=actor, reason=f"Removed from the waitlist: {why}")
+    for section_id in sorted(sections):
+        _offer_free_seats(sections[section_id], actor=actor)
+    return ended
+
+
 @transaction.atomic
 def enrollment_transfer(*, enrollment: Enrollment, to_section: Section, actor, reason: str = "") -> Enrollment:
     """Move an active enrollment to another section, all or nothing: the old one is
@@ -429,6 +529,7 @@ def enrollment_transfer(*, enrollment: Enrollment, to_section: Section, actor, r
     section is offered to its line."""
     if str(to_section.pk) == str(enrollment.section_id):
         raise ValidationError({"section": ["The student is already in this section."]})
+    student = _student_lock(enrollment.student_id)
     sections = _sections_lock(enrollment.section_id, to_section.pk)
     source, target = sections[str(enrollment.section_id)], sections[str(to_section.pk)]
     enrollment = _enrollment_lock(enrollment)
@@ -437,7 +538,6 @@ def enrollment_transfer(*, enrollment: Enrollment, to_section: Section, actor, r
             f"A {enrollment.get_status_display().lower()} enrollment cannot be transferred.",
             code="invalid_status_change",
         )
-    student = enrollment.student
     _check_student(student, target)
     _check_term_open(target)
     _check_not_enrolled(student, target)

@@ -5,11 +5,13 @@ offer only the students and sections the user may see; ``enrollment.services`` d
 from django import forms
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from academy.common.money import MoneyFormField
+from academy.common.widgets import student_picker
 from academy.forms import DATE_INPUT, FieldSectionsMixin
-from academy.models import Section, Term
+from academy.models import Section
 from academy.selectors import section_list
 from enrollment.models import Enrollment
-from enrollment.selectors import sections_with_seats
+from enrollment.selectors import sections_open_for_enrollment, sections_with_seats
 from families.selectors import students_visible_to
 from students.models import Student
 from students.selectors import student_search
@@ -42,8 +44,9 @@ class SectionChoiceField(forms.ModelChoiceField):
 
 
 def open_sections(*, user, location_id) -> QuerySet[Section]:
-    """Sections of open terms at ``location_id`` that ``user`` may see, with their seats."""
-    sections = section_list(user=user).filter(location_id=location_id, term__status=Term.Status.OPEN)
+    """Sections of terms open for enrollment (open and not ended) at ``location_id`` that
+    ``user`` may see, with their seats."""
+    sections = sections_open_for_enrollment(section_list(user=user).filter(location_id=location_id))
     return sections_with_seats(sections).order_by("term__start_date", "course__code", "code")
 
 
@@ -53,20 +56,14 @@ class EnrollmentOptionsForm(FieldSectionsMixin, forms.Form):
     start_date = forms.DateField(
         required=False, widget=DATE_INPUT, help_text="Empty: today, or the first day of the term if later."
     )
-    enrollment_fee = forms.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    enrollment_fee = MoneyFormField(
         min_value=0,
         required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
         help_text="Empty: the location's enrollment fee for the course (none if there is no fee structure).",
     )
-    session_rate = forms.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    session_rate = MoneyFormField(
         min_value=0,
         required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
         help_text="Price per session. With a rate, the sessions ahead are billed on the same invoice.",
     )
     notes = forms.CharField(max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -95,12 +92,13 @@ class SectionEnrollForm(EnrollmentOptionsForm):
         max_length=100,
         label="Student number or name",
         help_text="e.g. STU-2025-0012, or a first and last name.",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=student_picker(),
     )
 
     def __init__(self, *args, user, section: Section, **kwargs):
         super().__init__(*args, **kwargs)
         self.section = section
+        self.fields["student"].widget.params["location"] = section.location_id
         self.students = students_visible_to(user).filter(location_id=section.location_id)
 
     def clean_student(self) -> Student:

@@ -16,17 +16,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from academy import staff_structure_views
 from academy.common.exceptions import Conflict
 from academy.common.history import history_page
-from academy.common.money import money_format
 from academy.forms import add_service_errors
-from academy.models import Term
 from academy.selectors import section_list
 from academy.views import staff_layout_context, staff_permission_required
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
-from enrollment.selectors import enrollment_list, sections_with_seats, waitlist_list
+from enrollment.selectors import (
+    enrollment_billing_effects,
+    enrollment_list,
+    sections_with_seats,
+    term_open_for_enrollment,
+    waitlist_list,
+)
 from enrollment.staff_forms import (
     PauseForm,
     SectionEnrollForm,
@@ -40,14 +43,6 @@ from enrollment.staff_forms import (
 from families.selectors import students_visible_to
 from students.models import Student
 
-
-@staff_permission_required("academy.view_section")
-@require_safe
-def structure_sections(request):
-    """The structure's sections page with the seats taken, held for offers and waited for."""
-    return staff_structure_views.structure_sections(request, with_seats=sections_with_seats)
-
-
 ENDED_SHOWN = 50
 
 
@@ -58,53 +53,8 @@ def _refusal(error) -> str:
     return " ".join(error.messages)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _section_name(section) -> str:
     return f"{section.course.code}-{section.code}"
-
-
-# --- what a status change does to the money ---------------------------------------------
-
-
-def billing_effects(enrollment: Enrollment) -> dict[str, str]:
-    """What pausing, resuming, withdrawing or transferring ``enrollment`` does to its
-    billing, in plain words for the page (it follows ``enrollment.services``: a status
-    change never issues, cancels or credits an invoice; finance does that)."""
-    remaining = enrollment.sessions_remaining
-    rate = enrollment.session_rate
-    sessions = _plural(remaining, "unused session")
-    if remaining and rate > 0:
-        sessions += f" (worth {money_format(rate * remaining)} at {money_format(rate)} a session)"
-    if enrollment.invoice_id:
-        invoice = f"the invoice already issued ({enrollment.invoice.invoice_number}) stays as it is"
-    else:
-        invoice = "no invoice was issued for this enrollment"
-    first_name = enrollment.student.first_name
-    if remaining:
-        unused = (
-            f"{sessions} {'is' if remaining == 1 else 'are'} not refunded automatically — record an adjustment "
-            "or refund in Finance if you give money back"
-        )
-    else:
-        unused = "no session is left unused"
-    return {
-        "pause": (
-            f"Billing continues as before: no new invoice is issued and nothing is credited; {invoice}. "
-            f"The seat and the {sessions} are kept for {first_name} until the enrollment is resumed."
-        ),
-        "resume": f"Resuming bills nothing: {first_name} goes back to the {sessions} already paid for.",
-        "withdraw": (
-            f"{invoice[0].upper()}{invoice[1:]}; nothing more is billed for this enrollment; {unused}. "
-            "The seat is freed and offered to the first student on the waitlist."
-        ),
-        "transfer": (
-            f"Nothing is billed again and no enrollment fee is charged: the {sessions} move to the new class "
-            f"at the same session rate, and this enrollment ends as withdrawn; {invoice}."
-        ),
-    }
 
 
 # --- a section's roster and waitlist ----------------------------------------------------
@@ -140,7 +90,7 @@ def _section_page(request, section, *, enroll_form=None, status=200):
         "ended": ended,
         "waitlist": line,
         "enroll_form": enroll_form,
-        "term_open": section.term.status == Term.Status.OPEN,
+        "term_open": term_open_for_enrollment(term=section.term),
     }
     return render(request, "staff/enrollment_section_roster.html", context, status=status)
 
@@ -266,7 +216,7 @@ def _enrollment_page(request, enrollment, *, status=200, **forms):
         **staff_layout_context(request),
         "enrollment": enrollment,
         "section": enrollment.section,
-        "billing": billing_effects(enrollment),
+        "billing": enrollment_billing_effects(enrollment=enrollment),
         "history_page": page,
         "history": history,
         **forms,

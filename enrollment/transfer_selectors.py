@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
-from academy.models import ClassSession, Location, Section, Term, User
+from academy.models import ClassSession, Location, Section, User
 from academy.selectors import location_ids_visible_to, section_list
 from enrollment.models import Enrollment
+from enrollment.selectors import sections_open_for_enrollment
 from finance.selectors import account_balance
 from students.models import LocationTransfer, Student
 
@@ -42,9 +43,10 @@ def transfer_destinations() -> QuerySet[Location]:
 
 
 def transfer_move_targets(*, transfer: LocationTransfer, user: User) -> QuerySet[Section]:
-    """The sections ``user`` may see at the transfer's new location in open terms: where
-    an enrollment may be moved to when the transfer is applied."""
-    return section_list(user=user).filter(location_id=transfer.to_location_id, term__status=Term.Status.OPEN)
+    """The sections ``user`` may see at the transfer's new location in terms open for
+    enrollment (open and not ended): where an enrollment may be moved to when the
+    transfer is applied."""
+    return sections_open_for_enrollment(section_list(user=user).filter(location_id=transfer.to_location_id))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from academy.common.admin import ServiceAdminMixin, inline_contribute
 from families.models import Guardian, StudentGuardian
-from students.admin import StudentAdmin
 from students.models import Student
 
 
@@ -44,16 +44,12 @@ class ChildLinkInline(GuardianLinkInline):
     readonly_fields = fields
 
 
-admin.site.unregister(Student)
-
-
-@admin.register(Student)
-class StudentWithGuardiansAdmin(StudentAdmin):
-    inlines = [GuardianLinkInline]
+# on the student page of students.admin, which families does not import
+inline_contribute(Student, GuardianLinkInline)
 
 
 @admin.register(Guardian)
-class GuardianAdmin(SimpleHistoryAdmin):
+class GuardianAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "guardian_number",
         "last_name",
@@ -83,7 +79,7 @@ class GuardianAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StudentGuardian)
-class StudentGuardianAdmin(SimpleHistoryAdmin):
+class StudentGuardianAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "student",
         "guardian",

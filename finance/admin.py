@@ -5,19 +5,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
+from academy.common.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from academy.common.exceptions import Conflict
 from finance import models, services
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.FeeType)
@@ -72,7 +62,7 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(models.Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class InvoiceAdmin(ReadOnlyHistoryAdmin):
     list_display = (
         "invoice_number",
         "student",
@@ -91,7 +81,10 @@ class InvoiceAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     inlines = [InvoiceLineInline]
     actions = ["cancel_invoices"]
 
-    @admin.action(description="Cancel the selected invoices (reversing entries)", permissions=["view"])
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("finance.change_invoice")  # as the staff portal and the API
+
+    @admin.action(description="Cancel the selected invoices (reversing entries)", permissions=["cancel"])
     def cancel_invoices(self, request, queryset):
         for invoice in queryset:
             try:
@@ -137,7 +130,7 @@ class StudentAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.Adjustment)
-class AdjustmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class AdjustmentAdmin(ReadOnlyHistoryAdmin):
     list_display = ("invoice", "kind", "amount", "status", "requested_by", "decided_by", "created_at")
     list_filter = ("status", "kind")
     list_select_related = ("invoice", "requested_by", "decided_by")
@@ -150,17 +143,20 @@ class AdjustmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
             except (Conflict, ValidationError) as error:
                 self.message_user(request, f"{adjustment}: {error}", messages.ERROR)
 
-    @admin.action(description="Approve the selected adjustments", permissions=["view"])
+    def has_decide_permission(self, request):
+        return request.user.has_perm("finance.approve_adjustment")  # as the staff portal and the API
+
+    @admin.action(description="Approve the selected adjustments", permissions=["decide"])
     def approve(self, request, queryset):
         self._decide(request, queryset, services.adjustment_approve)
 
-    @admin.action(description="Reject the selected adjustments", permissions=["view"])
+    @admin.action(description="Reject the selected adjustments", permissions=["decide"])
     def reject(self, request, queryset):
         self._decide(request, queryset, services.adjustment_reject)
 
 
 @admin.register(models.SessionPackage)
-class SessionPackageAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class SessionPackageAdmin(ReadOnlyHistoryAdmin):
     """Read-only counts: packages are sold, used and restored through
     ``finance.services.packages`` (the staff portal, the API and attendance); adding
     here is disabled because a sale must issue its invoice. Cancelling is an action."""
@@ -182,7 +178,10 @@ class SessionPackageAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     list_select_related = ("student", "course", "program")
     actions = ["cancel_packages"]
 
-    @admin.action(description="Cancel the selected session packages", permissions=["view"])
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("finance.change_sessionpackage")  # as the staff portal and the API
+
+    @admin.action(description="Cancel the selected session packages", permissions=["cancel"])
     def cancel_packages(self, request, queryset):
         from finance.services.packages import package_cancel
 

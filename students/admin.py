@@ -1,13 +1,15 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from academy.common.admin import ContributedInlinesMixin, ServiceAdminMixin
 from students.models import LocationTransfer, Student
 
 
 @admin.register(Student)
-class StudentAdmin(SimpleHistoryAdmin):
+class StudentAdmin(ServiceAdminMixin, ContributedInlinesMixin, SimpleHistoryAdmin):
     """Students are admitted with a primary guardian through the staff portal or API
-    (``families.services.student_admit``); here staff view and correct records."""
+    (``families.services.student_admit``); here staff view and correct records. The
+    families app contributes the guardians inline (``academy.common.admin``)."""
 
     list_display = ("student_number", "last_name", "first_name", "location", "grade_level", "status", "enrollment_date")
     list_filter = ("status", "location", "grade_level", "academic_year")
@@ -51,14 +53,11 @@ class StudentAdmin(SimpleHistoryAdmin):
         return False  # soft delete only
 
     def save_model(self, request, obj, form, change):
-        from students.services import student_update
+        from students.services import student_change
 
         data = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
-        student_update(student=obj, actor=request.user, data=data, reason="Changed in admin")
-        if "status" in form.changed_data:
-            from students.services import student_change_status
-
-            student_change_status(student=obj, status=form.cleaned_data["status"], actor=request.user)
+        status = form.cleaned_data["status"] if "status" in form.changed_data else None
+        student_change(student=obj, actor=request.user, data=data, status=status, reason="Changed in admin")
 
 
 @admin.register(LocationTransfer)

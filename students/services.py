@@ -8,6 +8,7 @@ from django.utils import timezone
 from academy.common.exceptions import Conflict
 from academy.common.numbering import STUDENT_NUMBERS, number_next
 from academy.common.services import assign_fields, validated_save
+from students import signals
 from students.models import Student
 
 EDITABLE_FIELDS = {
@@ -86,8 +87,28 @@ def student_update(*, student: Student, actor, data: dict, reason: str = "") -> 
     return validated_save(student, actor=actor, reason=reason or "Updated")
 
 
+# A student who becomes one of these leaves the academy (``_left``); inactive is a pause.
+LEAVING_STATUSES = {Student.Status.WITHDRAWN: signals.WITHDRAWN, Student.Status.GRADUATED: signals.GRADUATED}
+
+
+def _left(student: Student, *, actor, departure: str, reason: str) -> None:
+    """Tell the apps above (``students.signals.student_left``) inside this transaction:
+    enrollment ends the student's enrollments, frees their seats for the waitlists and
+    takes them off every waitlist. A receiver's error rolls the whole change back."""
+    signals.student_left.send(
+        sender=Student,
+        student=student,
+        actor=actor,
+        departure=departure,
+        reason=(reason or "").strip(),
+        on=timezone.localdate(),
+    )
+
+
 @transaction.atomic
 def student_change_status(*, student: Student, status: str, actor, reason: str = "") -> Student:
+    """Move the student along ``STATUS_TRANSITIONS``. Withdrawing or graduating them
+    also ends their enrollments and waitlist places in the same transaction (``_left``)."""
     student = Student.objects.select_for_update().get(pk=student.pk)
     if status not in Student.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
@@ -98,16 +119,35 @@ def student_change_status(*, student: Student, status: str, actor, reason: str =
             f"A {student.get_status_display().lower()} student cannot become {status}.", code="invalid_status_change"
         )
     student.status = status
-    return validated_save(student, actor=actor, reason=reason or f"Status changed to {status}")
+    validated_save(student, actor=actor, reason=reason or f"Status changed to {status}")
+    if status in LEAVING_STATUSES:
+        _left(student, actor=actor, departure=LEAVING_STATUSES[status], reason=reason)
+    return student
+
+
+@transaction.atomic
+def student_change(*, student: Student, actor, data: dict, status: str | None = None, reason: str = "") -> Student:
+    """Change a student's record and, with ``status``, make an allowed status change:
+    both or neither (the API's PATCH and the admin's change form). Each part alone is
+    ``student_update`` / ``student_change_status``."""
+    if data:
+        student = student_update(student=student, actor=actor, data=data, reason=reason)
+    if status is not None:
+        status_reason = f"{reason}: status changed to {status}" if reason else ""
+        student = student_change_status(student=student, status=status, actor=actor, reason=status_reason)
+    return student
 
 
 @transaction.atomic
 def student_soft_delete(*, student: Student, actor, reason: str) -> Student:
-    """Hide the student from every list; the row and its history stay."""
+    """Hide the student from every list; the row and its history stay. A deleted
+    student leaves like a withdrawn one (``_left``): enrollments end, seats and waitlist
+    places free, in the same transaction."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the record is deleted."})
     student = Student.all_objects.select_for_update().get(pk=student.pk)
     if student.deleted_at is None:
         student.deleted_at = timezone.now()
         validated_save(student, actor=actor, reason=f"Deleted: {reason}")
+        _left(student, actor=actor, departure=signals.DELETED, reason=reason)
     return student

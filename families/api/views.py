@@ -5,7 +5,6 @@ their own children (another family's child is a 404) and location-limited staff 
 their locations. Writes go through ``families.services`` / ``students.services``.
 """
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
@@ -74,22 +73,12 @@ class StudentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         return selectors.student_list(user=self.request.user)
 
     def get_serializer_context(self):
+        """``staff_view`` for the staff-only fields; the serializer asks
+        ``families.selectors`` whose medical details the caller may see."""
         context = super().get_serializer_context()
         user = getattr(self.request, "user", None) if getattr(self, "request", None) else None
         context["staff_view"] = bool(user and user.is_authenticated and user.is_academy_staff)
-        if user is not None and user.is_authenticated and user.is_parent:
-            context["medical_student_ids"] = self._medical_student_ids(user)
         return context
-
-    def _medical_student_ids(self, user) -> set:
-        """The children for whom one of the parent's own links may authorise medical care."""
-        if not hasattr(self, "_medical_ids"):
-            self._medical_ids = set(
-                selectors.student_guardian_list(user=user)
-                .filter(guardian__portal_user=user, can_authorize_medical=True)
-                .values_list("student_id", flat=True)
-            )
-        return self._medical_ids
 
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
@@ -111,11 +100,7 @@ class StudentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         student = self.get_object()
         data = self.validated_input()
         status = data.pop("status", None)
-        with transaction.atomic():  # the changes and the status change together, or nothing
-            if data:
-                student = student_services.student_update(student=student, actor=request.user, data=data)
-            if status is not None:
-                student = student_services.student_change_status(student=student, status=status, actor=request.user)
+        student = student_services.student_change(student=student, actor=request.user, data=data, status=status)
         return self.respond(student)
 
     @extend_schema(responses=api.StudentGuardianSerializer(many=True), filters=False)

@@ -2,15 +2,44 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from academy.models import ClassSession, Term
 from tests.factories.academy import AcademicYearFactory, CourseFactory, SectionFactory, TermFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory
 
 
 @pytest.fixture
-def term(db):
-    return TermFactory(academic_year=AcademicYearFactory(), name="Autumn")
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def term(db, today):
+    """An open term running today (a term past its end takes no enrollment)."""
+    return TermFactory(
+        academic_year=AcademicYearFactory(),
+        name="Autumn",
+        start_date=today - datetime.timedelta(days=30),
+        end_date=today + datetime.timedelta(days=90),
+    )
+
+
+def term_running_today(academy):
+    """tests/api's small academy (the ``structure`` fixture) with its term, and the sessions in it,
+    moved by whole weeks so that the term runs today: a term past its end takes no
+    enrollment. Test modules that enroll into the API world override ``structure``
+    with it."""
+    term = academy.term
+    shift = datetime.timedelta(weeks=(timezone.localdate() - term.start_date).days // 7 - 6)
+    term.start_date += shift
+    term.end_date += shift
+    Term.objects.filter(pk=term.pk).update(start_date=term.start_date, end_date=term.end_date)
+    for session in (academy.session, academy.other_session):
+        session.date += shift
+        ClassSession.objects.filter(pk=session.pk).update(date=session.date)
+    return academy
 
 
 @pytest.fixture
@@ -58,9 +87,6 @@ def enrollment_fee(fee_types, location, course):
         amount=Decimal("50.00"),
         frequency="once",
     )
-
-
-TODAY = datetime.date(2025, 8, 25)
 
 
 # the API tests use the actors and the small academy of tests/api

@@ -13,7 +13,8 @@ from academy.models import Term
 from enrollment.models import Enrollment, WaitlistEntry
 from finance.models import Invoice, LedgerEntry
 from tests.api.conftest import ACTORS
-from tests.factories.academy import SectionFactory
+from tests.enrollment.conftest import term_running_today
+from tests.factories.academy import SectionFactory, TermFactory
 from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FinancePolicyFactory, issue
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@pytest.fixture
+def structure(structure):
+    """The API world's term runs today (a term past its end takes no enrollment)."""
+    return term_running_today(structure)
 
 
 def rows() -> dict[str, int]:
@@ -200,6 +207,58 @@ class TestEnrollEndpoint:
         Term.objects.filter(pk=ew.w.s.term.pk).update(status="closed")
         before = rows()
         response = self.post(as_user("office"), ew)
+        assert (response.status_code, response.json()["code"]) == (409, "term_closed")
+        assert rows() == before
+
+    def test_409_term_closed_when_the_term_has_ended_writes_nothing(self, ew, as_user):
+        # given a term still marked open whose last day was yesterday
+        yesterday = timezone.localdate() - timedelta(days=1)
+        Term.objects.filter(pk=ew.w.s.term.pk).update(start_date=yesterday - timedelta(days=90), end_date=yesterday)
+        before = rows()
+        response = self.post(as_user("office"), ew)
+        assert (response.status_code, response.json()["code"]) == (409, "term_closed")
+        assert rows() == before
+
+    @pytest.mark.parametrize(
+        "outside",
+        [lambda term: term.start_date - timedelta(days=1), lambda term: term.end_date + timedelta(days=1)],
+        ids=["before-the-term", "after-the-term"],
+    )
+    def test_a_start_date_outside_the_term_is_a_400_on_the_field(self, ew, as_user, outside):
+        start = outside(ew.w.s.term)
+        before = rows()
+        response = self.post(as_user("office"), ew, start_date=start.isoformat())
+        assert response.status_code == 400, response.content
+        assert "inside the term" in response.json()["start_date"][0]
+        assert rows() == before
+
+    def test_a_start_date_inside_the_term_is_kept(self, ew, as_user):
+        last_day = ew.w.s.term.end_date
+        response = self.post(as_user("office"), ew, start_date=last_day.isoformat())
+        assert response.status_code == 201, response.content
+        assert response.json()["start_date"] == last_day.isoformat()
+
+    def test_accepting_an_offer_in_a_term_that_has_ended_is_409_term_closed(self, ew, as_user):
+        yesterday = timezone.localdate() - timedelta(days=1)
+        Term.objects.filter(pk=ew.w.s.term.pk).update(start_date=yesterday - timedelta(days=90), end_date=yesterday)
+        before = rows()
+        response = as_user("office").post(f"{V1}/waitlist/{ew.entry.pk}/accept/")
+        assert (response.status_code, response.json()["code"]) == (409, "term_closed")
+        assert rows() == before
+
+    def test_a_transfer_into_a_term_that_has_ended_is_409_term_closed(self, ew, as_user):
+        yesterday = timezone.localdate() - timedelta(days=1)
+        ended = TermFactory(
+            academic_year=ew.w.s.term.academic_year,
+            name="Ended",
+            start_date=yesterday - timedelta(days=90),
+            end_date=yesterday,
+        )
+        target = SectionFactory(course=ew.w.s.course, term=ended, location=ew.w.location, code="E", capacity=5)
+        before = rows()
+        response = as_user("office").post(
+            f"{V1}/enrollments/{ew.enrollment.pk}/transfer/", {"section": str(target.pk)}, format="json"
+        )
         assert (response.status_code, response.json()["code"]) == (409, "term_closed")
         assert rows() == before
 

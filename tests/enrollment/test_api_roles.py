@@ -13,6 +13,7 @@ from attendance import services as attendance_services
 from attendance.models import AttendanceRecord, MakeupCredit
 from enrollment.models import Enrollment, WaitlistEntry
 from finance.models import Invoice
+from tests.enrollment.conftest import term_running_today
 from tests.factories.academy import ClassSessionFactory, SectionFactory, finance_user, instructor_user
 from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
 from tests.factories.families import StudentFactory
@@ -20,6 +21,12 @@ from tests.factories.families import StudentFactory
 pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1"
+
+
+@pytest.fixture
+def structure(structure):
+    """The API world's term runs today (a term past its end takes no enrollment)."""
+    return term_running_today(structure)
 
 
 def rows() -> dict:

@@ -1,13 +1,17 @@
 """Capacity under concurrent requests (PostgreSQL, real threads and connections)."""
 
+import datetime
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
+from students.services import student_change_status
 from tests.factories.academy import AcademicYearFactory, LocationFactory, SectionFactory, TermFactory, staff_user
 from tests.factories.families import StudentFactory
 
@@ -19,9 +23,14 @@ def test_fifty_concurrent_enrollments_into_ten_seats():
     waitlist: exactly 10 enrolled, the other 40 refused (section_full) or waitlisted."""
     location = LocationFactory(code="MAIN")
     office = staff_user(username="office")
-    section = SectionFactory(
-        location=location, capacity=10, term=TermFactory(academic_year=AcademicYearFactory(), name="Autumn")
+    today = timezone.localdate()
+    term = TermFactory(
+        academic_year=AcademicYearFactory(),
+        name="Autumn",
+        start_date=today - datetime.timedelta(days=30),
+        end_date=today + datetime.timedelta(days=90),
     )
+    section = SectionFactory(location=location, capacity=10, term=term)
     students = [StudentFactory(location=location) for _ in range(50)]
     barrier = threading.Barrier(len(students))
     outcomes: list[str] = []
@@ -60,3 +69,60 @@ def test_fifty_concurrent_enrollments_into_ten_seats():
     assert Enrollment.objects.filter(section=section).active().count() == 10
     positions = sorted(WaitlistEntry.objects.filter(section=section).values_list("position", flat=True))
     assert positions == list(range(1, outcomes.count("waitlisted") + 1))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_seat_given_while_the_student_leaves_waits_and_is_refused():
+    """One office withdraws a student while another enrolls them into a section they do
+    not hold a seat in: the enrollment waits for the student's row, then sees the
+    student withdrawn (409 ``student_not_active``), so no seat is left behind."""
+    location = LocationFactory(code="MAIN")
+    office = staff_user(username="office")
+    today = timezone.localdate()
+    term = TermFactory(
+        academic_year=AcademicYearFactory(),
+        name="Autumn",
+        start_date=today - datetime.timedelta(days=30),
+        end_date=today + datetime.timedelta(days=90),
+    )
+    held, other = (SectionFactory(location=location, capacity=5, term=term) for _ in range(2))
+    leaver = StudentFactory(location=location)
+    services.enroll(student=leaver, section=held, actor=office)
+    left = threading.Event()
+    outcome: list[str] = []
+    errors: list[BaseException] = []
+
+    def withdraw() -> None:
+        try:
+            with transaction.atomic():
+                student_change_status(student=leaver, status="withdrawn", actor=office)
+                left.set()
+                time.sleep(1.0)  # the other office enrolls meanwhile
+        except BaseException as error:
+            errors.append(error)
+            left.set()
+        finally:
+            connection.close()
+
+    def enroll() -> None:
+        try:
+            left.wait(timeout=30)
+            try:
+                services.enroll(student=leaver, section=other, actor=office)
+                outcome.append("enrolled")
+            except Conflict as conflict:
+                outcome.append(conflict.code)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=withdraw), threading.Thread(target=enroll)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert outcome == ["student_not_active"]
+    assert not Enrollment.objects.active().filter(student=leaver).exists()

@@ -37,6 +37,10 @@ class TestEnrollmentConstraints:
     def test_dates_in_order(self, enrollment):
         refused(Enrollment.objects.filter(pk=enrollment.pk), end_date=datetime.date(2025, 8, 31))
 
+    def test_classes_start_on_or_after_the_enrollment_date(self, enrollment):
+        day_before = enrollment.enrollment_date - datetime.timedelta(days=1)
+        refused(Enrollment.objects.filter(pk=enrollment.pk), start_date=day_before)
+
     def test_an_ended_enrollment_has_an_end_date(self, enrollment):
         refused(Enrollment.objects.filter(pk=enrollment.pk), status="withdrawn")
 

@@ -1,16 +1,17 @@
 """``seed --env dev`` builds the enrollment and attendance demo the issue asks for:
 enrollments, one section full with a waitlist, weeks of attendance and make-ups that
 were attended, with session counts that agree with the marks. One test, as the dev
-seed takes a while (the approach of ``tests/academy/test_seed.py``)."""
+seed takes a while (the approach of ``tests/academy/test_seed.py``), seeded as of a fixed
+day: the demo is dated around the day it runs."""
 
+from datetime import date
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Q
-from django.utils import timezone
 
-from academy.models import ClassSession, Section
+from academy.models import ClassSession, Section, Term
 from attendance.models import AttendanceRecord, MakeupCredit
 from enrollment.models import Enrollment, WaitlistEntry
 from enrollment.selectors import sections_with_seats
@@ -18,13 +19,18 @@ from enrollment.selectors import sections_with_seats
 
 @pytest.mark.django_db
 def test_dev_seed_enrolls_fills_a_section_and_marks_weeks_of_attendance_with_make_ups():
-    call_command("seed", env="dev", stdout=StringIO())
+    today = date(2026, 12, 3)  # a Thursday in Term 1 of 2026-27
+    call_command("seed", env="dev", today=today, stdout=StringIO())
 
     # enrollments, in more than one section and at both locations
     enrolled = Enrollment.objects.active()
     assert enrolled.count() >= 20
     assert enrolled.values("section").distinct().count() >= 3
     assert set(enrolled.values_list("section__location__code", flat=True)) == {"MAIN", "NORTH"}
+    # in the term containing the seed's day, enrolled before it began
+    (term,) = Term.objects.filter(start_date__lte=today, end_date__gte=today)
+    assert set(enrolled.values_list("section__term", flat=True)) == {term.pk}
+    assert all(e.enrollment_date < term.start_date <= e.start_date for e in enrolled)
 
     # one section full to its capacity, with students waiting for a seat
     full = [
@@ -36,15 +42,17 @@ def test_dev_seed_enrolls_fills_a_section_and_marks_weeks_of_attendance_with_mak
     line = list(WaitlistEntry.objects.live().filter(section=full[0]).order_by("position"))
     assert line and [entry.position for entry in line] == list(range(1, len(line) + 1))
 
-    # several weeks of attendance marks, every enrolled student marked in each past session
+    # several weeks of attendance marks, every enrolled student marked in each session
+    # before the seed's day; the day's own sessions are left to mark
     weeks = {day.isocalendar()[:2] for day in AttendanceRecord.objects.values_list("session_date", flat=True)}
     assert len(weeks) >= 3
     assert {"present", "late", "absent"} <= set(AttendanceRecord.objects.values_list("status", flat=True))
-    today = timezone.localdate()
+    assert not AttendanceRecord.objects.filter(session_date__gte=today).exists()
+    assert ClassSession.objects.filter(section__in=enrolled.values("section"), date=today).exists()
     for section_id, students in (
         enrolled.order_by().values("section").annotate(n=Count("pk")).values_list("section", "n")
     ):
-        sessions = ClassSession.objects.filter(section_id=section_id, is_cancelled=False, date__lte=today)
+        sessions = ClassSession.objects.filter(section_id=section_id, is_cancelled=False, date__lt=today)
         marked = sessions.annotate(marks=Count("attendance_records", filter=Q(attendance_records__is_makeup=False)))
         assert len(marked) >= 3 and {session.marks for session in marked} == {students}
 

@@ -26,12 +26,13 @@ def conflict_code(excinfo) -> str:
 
 class TestEnroll:
     def test_enrolls_with_the_sections_term_and_its_sessions(self, section, make_student, office):
-        ClassSessionFactory(section=section, date=datetime.date(2025, 9, 8))
-        ClassSessionFactory(section=section, date=datetime.date(2025, 9, 15))
-        ClassSessionFactory(section=section, date=datetime.date(2025, 9, 22), is_cancelled=True)
+        first_day = section.term.start_date
+        ClassSessionFactory(section=section, date=first_day + datetime.timedelta(days=7))
+        ClassSessionFactory(section=section, date=first_day + datetime.timedelta(days=14))
+        ClassSessionFactory(section=section, date=first_day + datetime.timedelta(days=21), is_cancelled=True)
         student = make_student()
         enrollment = services.enroll(
-            student=student, section=section, actor=office, enrollment_date=datetime.date(2025, 8, 20)
+            student=student, section=section, actor=office, enrollment_date=first_day - datetime.timedelta(days=12)
         )
         enrollment.refresh_from_db()
         assert enrollment.status == Enrollment.Status.ENROLLED

@@ -181,15 +181,14 @@ def test_an_instructor_of_another_section_gets_404_and_may_not_write(client, ros
     client.force_login(other)
     assert client.get(roster_url(roster.section)).status_code == 404
     assert client.get(detail_url(roster.seated[0])).status_code == 404
-    # the student's page is there (students are seen by location) but lists none of the
-    # classes the instructor does not teach, and offers no form
+    # nor is the student there: an instructor sees only the students they teach
     student_page = client.get(reverse("staff:student-enroll", kwargs={"pk": roster.seated[0].student.pk}))
-    assert student_page.status_code == 200
-    assert student_page.context["enrollments"] == [] and student_page.context["form"] is None
+    assert student_page.status_code == 404
     before = rows()
     # the permission is checked first: an instructor may not write any of these anywhere
+    # (a student who is not theirs does not exist for them: 404 before any permission)
     for url, data in _post_urls(roster):
-        assert client.post(url, data).status_code == 403, url
+        assert client.post(url, data).status_code == (404 if "/students/" in url else 403), url
     assert rows() == before
 
 
@@ -674,6 +673,17 @@ def test_a_service_validation_error_goes_next_to_its_field(staff_client, make_se
     response = staff_client.post(
         reverse("staff:student-enroll", kwargs={"pk": student.pk}),
         {"section": str(roomy.pk), "start_date": "2001-01-01"},
+    )
+    assert response.status_code == 400
+    term = roomy.term
+    assert response.context["form"].errors["start_date"] == [
+        f"The start date must lie inside the term {term} ({term.start_date:%d %b %Y} to {term.end_date:%d %b %Y})."
+    ]
+    assert rows() == before
+    # a start inside the term but before the day of enrollment (today) is the model's field error
+    response = staff_client.post(
+        reverse("staff:student-enroll", kwargs={"pk": student.pk}),
+        {"section": str(roomy.pk), "start_date": term.start_date.isoformat()},
     )
     assert response.status_code == 400
     assert response.context["form"].errors["start_date"] == ["Classes cannot start before the enrollment date."]

@@ -19,6 +19,7 @@ from enrollment.models import Enrollment
 from finance.models import Adjustment, LedgerEntry
 from students.models import LocationTransfer, Student
 from tests.api.conftest import ACTORS
+from tests.enrollment.conftest import term_running_today
 from tests.factories.academy import LocationFactory, SectionFactory
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
@@ -28,6 +29,12 @@ pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EFFECTIVE = "2025-10-01"
+
+
+@pytest.fixture
+def structure(structure):
+    """The API world's term runs today (a term past its end takes no enrollment)."""
+    return term_running_today(structure)
 
 
 def rows() -> dict:

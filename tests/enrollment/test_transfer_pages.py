@@ -16,11 +16,18 @@ from django.urls import reverse
 from enrollment import transfers
 from enrollment.models import Enrollment
 from students.models import LocationTransfer, Student
+from tests.enrollment.conftest import term_running_today
 from tests.factories.academy import LocationFactory, UserFactory, instructor_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def structure(structure):
+    """The API world's term runs today (a term past its end takes no enrollment)."""
+    return term_running_today(structure)
 
 
 def client_for(user) -> Client:
