@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     OFFICE_STAFF: (
         _view("academy", *STRUCTURE_MODELS)
         | _manage("students", "student")
+        | {"students.view_student_medical"}  # who sees them: families.selectors.students_medical_visible_to
         | _manage("students", "locationtransfer")  # request; approving needs students.approve_locationtransfer
         | _manage("families", "guardian")
         | _manage("families", "studentguardian", delete=True)
@@ -73,7 +74,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _view("attendance", "attendancerecord", "makeupcredit")
     ),
     INSTRUCTOR: _view("academy", *STRUCTURE_MODELS)
+    # the students they teach only (families.selectors.students_visible_to), with their
+    # medical details (a child's allergies matter in class); finance never sees them
     | _view("students", "student")
+    | {"students.view_student_medical"}
     | _view("enrollment", "enrollment", "waitlistentry")
     # instructors mark attendance in the sections they teach (academy.selectors.section_list)
     | _manage("attendance", "attendancerecord")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from families.portal_forms import GuardianDetailsForm, PortalPasswordResetForm
 from families.portal_shell import parent_required, portal_render
-from families.selectors import guardian_child_get, guardian_for_user, student_list
+from families.selectors import guardian_child_get, guardian_for_user, student_list, student_medical_visible
 from families.services import guardian_update
 from notifications.models import Notification
 from notifications.selectors import notification_list_for_user
@@ -62,7 +62,7 @@ def dashboard(request):
 
 # What a parent sees of their child, in order; staff-only columns (internal notes,
 # referral source, previous location) are not listed, and medical details only with
-# the right to authorise medical care.
+# the right to authorise medical care (``families.selectors.students_medical_visible_to``).
 CHILD_PROFILE_FIELDS = (
     ("student_number", "Student number"),
     ("first_name", "First name"),
@@ -115,7 +115,9 @@ def child_detail(request, pk):
         "profile": _rows(student, CHILD_PROFILE_FIELDS),
         "address": [row for row in _rows(student, CHILD_ADDRESS_FIELDS) if row[1]],
         "emergency": _rows(student, CHILD_EMERGENCY_FIELDS),
-        "medical": _rows(student, CHILD_MEDICAL_FIELDS) if link.can_authorize_medical else None,
+        "medical": _rows(student, CHILD_MEDICAL_FIELDS)
+        if student_medical_visible(user=request.user, student=student)
+        else None,
         "nav": "children",
     }
     return portal_render(request, "portal/child_detail.html", context)

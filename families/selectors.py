@@ -8,9 +8,10 @@ from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce, Concat, TruncMonth
 from django.utils import timezone
 
+from academy.common.registry import students_taught_by
 from academy.common.search import search_words
 from academy.roles import PARENT, STAFF_ROLES
-from academy.selectors import location_ids_visible_to, scoped_to_locations
+from academy.selectors import location_ids_visible_to, scoped_to_locations, teaches_only
 from families.models import Guardian, StudentGuardian
 from notifications.services import Recipient
 from students.models import Student
@@ -27,20 +28,78 @@ def guardian_for_user(user) -> Guardian | None:
 def students_visible_to(user) -> QuerySet[Student]:
     """Students ``user`` may see; soft-deleted students are never included.
 
-    - staff: the students of the locations they may see (all, if not limited);
+    - an instructor and nothing more (``academy.selectors.teaches_only``): the students
+      of the sections they teach, at the locations they may see: an active enrollment
+      (enrolled or paused) in one, a place in its waitlist (waiting or offered) or a
+      make-up booked into one of its sessions (``students_taught_by``). A completed or
+      withdrawn enrollment no longer counts: that student goes back to the office;
+    - other staff: the students of the locations they may see (all, if not limited);
     - a parent: the children their active guardian record is linked to;
     - anybody else: none.
     """
     if not (user and user.is_authenticated):
         return Student.objects.none()
     if user.is_academy_staff:
-        return scoped_to_locations(Student.objects.all(), user=user)
+        students = scoped_to_locations(Student.objects.all(), user=user)
+        if teaches_only(user):
+            taught = Q(pk__in=[])  # nobody, unless a provider names them
+            for student_ids in students_taught_by(user):  # subqueries: no join, no duplicate rows
+                taught |= Q(pk__in=student_ids)
+            students = students.filter(taught)
+        return students
     if user.is_parent:
         return Student.objects.filter(
             guardian_links__guardian__portal_user=user,
             guardian_links__guardian__account_status=Guardian.AccountStatus.ACTIVE,
         )
     return Student.objects.none()
+
+
+# The fields of a student's medical details, and the permission that lets staff see them.
+MEDICAL_FIELDS = ("medical_conditions", "medications", "allergies")
+MEDICAL_PERMISSION = "students.view_student_medical"
+
+
+def students_medical_visible_to(user) -> QuerySet[Student]:
+    """The one rule on whose medical details (``MEDICAL_FIELDS``) ``user`` may see. The
+    staff pages, the API and the parent portal all ask it, through
+    ``student_medical_visible`` and ``student_ids_medical_visible``.
+
+    - staff holding ``students.view_student_medical`` (office staff, academy admins and
+      instructors, who need a child's allergies in class): the students they may see,
+      which for an instructor are the students they teach. Finance staff do not hold it;
+    - a parent: those of their children for whom their own active guardian link may
+      authorise medical care;
+    - anybody else: nobody.
+    """
+    if not (user and user.is_authenticated):
+        return Student.objects.none()
+    if user.is_academy_staff:
+        return students_visible_to(user) if user.has_perm(MEDICAL_PERMISSION) else Student.objects.none()
+    if user.is_parent:
+        consents = StudentGuardian.objects.filter(
+            guardian__portal_user=user,
+            guardian__account_status=Guardian.AccountStatus.ACTIVE,
+            can_authorize_medical=True,
+        )
+        return students_visible_to(user).filter(pk__in=consents.values("student_id"))
+    return Student.objects.none()
+
+
+def student_ids_medical_visible(*, user, students) -> set:
+    """Of ``students`` (already read, e.g. a page), the ids of those whose medical details
+    ``user`` may see (``students_medical_visible_to``): one query, none when ``user`` may
+    see nobody's."""
+    allowed = students_medical_visible_to(user)
+    ids = [student.pk for student in students]
+    if not ids or allowed.query.is_empty():
+        return set()
+    return set(allowed.filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def student_medical_visible(*, user, student) -> bool:
+    """Whether ``user`` may see ``student``'s medical details (``students_medical_visible_to``)."""
+    return student.pk in student_ids_medical_visible(user=user, students=[student])
 
 
 def student_list(*, user, search: str = "") -> QuerySet[Student]:
@@ -64,11 +123,15 @@ def student_get(*, user, pk) -> Student:
 
 
 def guardians_visible_to(user) -> QuerySet[Guardian]:
-    """Guardians ``user`` may see: a parent their own record; location-limited staff the
-    guardians of students at their locations; other staff all guardians."""
+    """Guardians ``user`` may see: a parent their own record; an instructor (and nothing
+    more) the guardians of the students they teach; location-limited staff the guardians
+    of students at their locations (and those they added); other staff all guardians."""
     if not (user and user.is_authenticated):
         return Guardian.objects.none()
     if user.is_academy_staff:
+        if teaches_only(user):
+            links = StudentGuardian.objects.filter(student__in=students_visible_to(user))
+            return Guardian.objects.filter(pk__in=links.values("guardian_id"))
         location_ids = location_ids_visible_to(user)
         if location_ids is None:
             return Guardian.objects.all()

@@ -20,12 +20,14 @@ from academy.common.history import as_of, history_page
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required, staff_required
 from families.selectors import (
+    MEDICAL_FIELDS,
     admissions_by_month,
     student_counts,
     student_export_rows,
     student_get,
     student_guardians,
     student_list,
+    student_medical_visible,
 )
 from families.services import student_admit
 from families.staff_forms import AdmissionForm, DeleteForm, EditReasonForm, StatusForm, StudentForm
@@ -74,7 +76,6 @@ def _filtered_students(request):
     form.label_suffix = ""
     for name in ("location", "grade_level", "academic_year"):
         form.fields[name].empty_label = "All"
-    form.fields["status"].choices = [("", "All"), *Student.Status.choices]
     if filterset.is_valid():
         return filterset, filterset.qs
     return filterset, Student.objects.none()
@@ -152,17 +153,19 @@ def student_detail(request, pk):
     tab = request.GET.get("tab", "profile")
     if tab not in ("profile", "guardians", "history"):
         tab = "profile"
-    context = {**staff_layout_context(request), "student": student, "tab": tab}
+    medical_visible = student_medical_visible(user=request.user, student=student)
+    hidden = () if medical_visible else MEDICAL_FIELDS  # nor in the history of the record
+    context = {**staff_layout_context(request), "student": student, "tab": tab, "medical_visible": medical_visible}
     if tab == "profile":
         context["status_form"] = StatusForm(student=student)
     elif tab == "guardians":
         context["links"] = list(student_guardians(user=request.user, student_pk=student.pk))
     else:
         day = _as_of(request)
-        context["history_page"], context["history"] = history_page(student, page=request.GET.get("page"))
+        context["history_page"], context["history"] = history_page(student, page=request.GET.get("page"), hidden=hidden)
         if day is not None:
             context["as_of"] = day
-            context["as_of_fields"] = as_of(student, day)
+            context["as_of_fields"] = as_of(student, day, hidden=hidden)
     return render(request, "staff/student_detail.html", context)
 
 

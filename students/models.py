@@ -1,8 +1,12 @@
-"""Student records (seed 000)."""
+"""Student records (docs/rules.md, Students)."""
 
+import datetime
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TimeStampedModel, TrackedModel
@@ -104,6 +108,8 @@ class Student(TrackedModel):
     class Meta:
         ordering = ["last_name", "first_name", "student_number"]
         base_manager_name = "all_objects"
+        # who may see them: families.selectors.students_medical_visible_to
+        permissions = [("view_student_medical", "Can view students' medical details")]
         indexes = [
             models.Index(fields=["location", "status"], name="student_location_status"),
             models.Index(fields=["last_name", "first_name"], name="student_name"),
@@ -130,6 +136,15 @@ class Student(TrackedModel):
     def __str__(self) -> str:
         return f"{self.full_name} ({self.student_number})"
 
+    def clean(self):
+        """A date of birth in the future is its own mistake: say so, rather than let the
+        ``student_born_before_enrollment`` constraint (left as it is) report it as being
+        after the enrollment date."""
+        super().clean()
+        born = self.date_of_birth
+        if isinstance(born, datetime.date) and born > timezone.localdate():  # not a date: clean_fields says so
+            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -146,7 +161,7 @@ class LocationTransferQuerySet(models.QuerySet):
 
 
 class LocationTransfer(TimeStampedModel):
-    """A student's move from one location to another (seed 000 ``student_location_history``):
+    """A student's move from one location to another (docs/rules.md, Students):
     requested -> approved (by another person than the requester) -> applied, or rejected.
 
     The impact is assessed when the transfer is requested and again when it is applied:

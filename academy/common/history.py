@@ -2,6 +2,7 @@
 on a given day. Works for any model with django-simple-history's ``history``."""
 
 import datetime
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
@@ -53,9 +54,12 @@ def _related_names(model: type[models.Model], records) -> dict:
     return names
 
 
-def history_page(instance: models.Model, *, page=1, per_page: int = 20) -> tuple[Page, list[HistoryEntry]]:
+def history_page(
+    instance: models.Model, *, page=1, per_page: int = 20, hidden: Collection[str] = ()
+) -> tuple[Page, list[HistoryEntry]]:
     """One page of ``instance``'s history, newest first, each entry with what changed
-    against the entry before it. A fixed number of queries per page."""
+    against the entry before it (never the fields named in ``hidden``: what the reader
+    may not see). A fixed number of queries per page."""
     model = type(instance)
     records_qs = instance.history.select_related("history_user").order_by("-history_date", "-history_id")
     paginator = Paginator(records_qs, per_page)
@@ -66,7 +70,11 @@ def history_page(instance: models.Model, *, page=1, per_page: int = 20) -> tuple
     shown = [
         f
         for f in model._meta.concrete_fields
-        if f.name not in NOT_SHOWN and f.editable and not f.primary_key and hasattr(records_qs.model, f.attname)
+        if f.name not in NOT_SHOWN
+        and f.name not in hidden
+        and f.editable
+        and not f.primary_key
+        and hasattr(records_qs.model, f.attname)
     ]
     entries = []
     for index, record in enumerate(records[:per_page]):
@@ -96,9 +104,9 @@ def history_page(instance: models.Model, *, page=1, per_page: int = 20) -> tuple
     return page_obj, entries
 
 
-def as_of(instance: models.Model, day: datetime.date) -> list[tuple[str, str]] | None:
-    """``instance``'s shown fields as they were at the end of ``day`` (label, value), or
-    ``None`` when the record did not exist yet."""
+def as_of(instance: models.Model, day: datetime.date, *, hidden: Collection[str] = ()) -> list[tuple[str, str]] | None:
+    """``instance``'s shown fields (not those in ``hidden``) as they were at the end of
+    ``day`` (label, value), or ``None`` when the record did not exist yet."""
     model = type(instance)
     end_of_day = timezone.make_aware(datetime.datetime.combine(day, datetime.time.max))
     record = instance.history.filter(history_date__lte=end_of_day).order_by("-history_date", "-history_id").first()
@@ -108,5 +116,5 @@ def as_of(instance: models.Model, day: datetime.date) -> list[tuple[str, str]] |
     return [
         (str(f.verbose_name).capitalize(), _display(f, getattr(record, f.attname), names))
         for f in model._meta.concrete_fields
-        if f.name not in NOT_SHOWN and not f.primary_key and hasattr(record, f.attname)
+        if f.name not in NOT_SHOWN and f.name not in hidden and not f.primary_key and hasattr(record, f.attname)
     ]

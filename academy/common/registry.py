@@ -99,3 +99,33 @@ def enrolled_in(student_ids, **scope) -> dict:
             known[0].update(courses)
             known[1].update(programs)
     return merged
+
+
+# --- whom an instructor teaches -----------------------------------------------------------
+#
+# ``families.selectors.students_visible_to`` limits an instructor to the students they
+# teach, but families sits below enrollment and attendance, which know who is in which
+# class: each registers the students it puts in front of an instructor (a ``teaching.py``
+# module: active enrollments and live waitlist entries in ``enrollment``, make-ups booked
+# into their sessions in ``attendance``). With no provider registered an instructor sees
+# nobody.
+
+_taught_by: list[Callable] = []
+_teaching_discovered: list[bool] = []
+
+
+def students_taught_provider(func):
+    """Register ``func(user) -> QuerySet`` of student ids (``values("student_id")``): the
+    students ``user`` has in front of them in the classes they teach."""
+    if func not in _taught_by:
+        _taught_by.append(func)
+    return func
+
+
+def students_taught_by(user) -> list:
+    """The student-id subqueries of every registered provider for ``user`` (unevaluated:
+    the caller filters ``pk__in`` each, so no row is read twice or duplicated)."""
+    if not _teaching_discovered:  # once per process: this runs on every request of an instructor
+        autodiscover_modules("teaching")
+        _teaching_discovered.append(True)
+    return [provider(user) for provider in _taught_by]

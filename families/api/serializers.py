@@ -1,10 +1,10 @@
 """API serializers of students, guardians and their links.
 
-Output: ``ModelSerializer``s with explicit fields. What a parent may see of a student
-is decided here from the context the view gives (``staff_view``,
-``medical_student_ids``), defaulting to the least: parents never see
-``internal_notes``, and see the medical fields only of the children for whom one of
-their links has ``can_authorize_medical``.
+Output: ``ModelSerializer``s with explicit fields, defaulting to the least: parents
+never see ``internal_notes`` (the view says ``staff_view``), and the medical fields are
+shown only where ``families.selectors.students_medical_visible_to`` allows them (one
+query per page or record): to staff with the medical permission, which finance staff
+lack, and to a parent of the children one of their links may authorise medical care for.
 
 Input: plain serializers that check shape; ids must name records the caller may see.
 """
@@ -16,15 +16,24 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
-from academy.api.serializers import TEXT_MAX, LocationSummarySerializer
+from academy.api import (
+    TEXT_MAX,
+    InputSerializer,
+    LocationSummarySerializer,
+    ModelSerializer,
+    NamedChoiceField,
+    ScopedPrimaryKeyField,
+)
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
-from families.selectors import guardians_visible_to, students_visible_to
+from families.selectors import MEDICAL_FIELDS, guardians_visible_to, student_ids_medical_visible, students_visible_to
 from students.models import Salutation, Student
 
-MEDICAL_FIELDS = ("medical_conditions", "medications", "allergies")
 STAFF_ONLY_FIELDS = ("internal_notes",)
+MEDICAL_HELP = (
+    "Staff who may see medical details (not finance staff) and guardians who may authorise medical care; "
+    "omitted for anybody else."
+)
 MAX_EXTRA_GUARDIANS = 10
 
 # --- output ----------------------------------------------------------------------------
@@ -70,6 +79,27 @@ class GuardianSummarySerializer(ModelSerializer):
         read_only_fields = fields
 
 
+def _medical_ids(serializer, students) -> set:
+    """The ids of ``students`` whose medical details the caller may see (none without a
+    request, e.g. when the schema is built)."""
+    request = serializer.context.get("request")
+    user = getattr(request, "user", None)
+    return student_ids_medical_visible(user=user, students=students) if user is not None else set()
+
+
+class StudentListSerializer(serializers.ListSerializer):
+    """A page of students: whose medical details the caller may see is read once for the
+    whole page, not per row."""
+
+    def to_representation(self, data):
+        students = list(data.all() if hasattr(data, "all") else data)
+        self.child.medical_ids = _medical_ids(self, students)
+        try:
+            return super().to_representation(students)
+        finally:
+            del self.child.medical_ids
+
+
 class StudentSerializer(ModelSerializer):
     location_code = serializers.CharField(source="location.code", read_only=True)
     grade_level_name = serializers.CharField(source="grade_level.name", read_only=True, allow_null=True, default=None)
@@ -78,15 +108,9 @@ class StudentSerializer(ModelSerializer):
     )
     status = NamedChoiceField(choices=Student.Status.choices, enum_name="StudentStatus", read_only=True)
     primary_guardian = serializers.SerializerMethodField()
-    medical_conditions = serializers.CharField(
-        read_only=True, help_text="Staff, and guardians who may authorise medical care; omitted for other parents."
-    )
-    medications = serializers.CharField(
-        read_only=True, help_text="Staff, and guardians who may authorise medical care; omitted for other parents."
-    )
-    allergies = serializers.CharField(
-        read_only=True, help_text="Staff, and guardians who may authorise medical care; omitted for other parents."
-    )
+    medical_conditions = serializers.CharField(read_only=True, help_text=MEDICAL_HELP)
+    medications = serializers.CharField(read_only=True, help_text=MEDICAL_HELP)
+    allergies = serializers.CharField(read_only=True, help_text=MEDICAL_HELP)
     internal_notes = serializers.CharField(read_only=True, help_text="Staff only; omitted for parents.")
 
     class Meta:
@@ -129,6 +153,7 @@ class StudentSerializer(ModelSerializer):
         ]
         read_only_fields = fields
         sometimes_omitted = (*MEDICAL_FIELDS, *STAFF_ONLY_FIELDS)
+        list_serializer_class = StudentListSerializer
 
     @extend_schema_field(GuardianSummarySerializer(allow_null=True))
     def get_primary_guardian(self, student):
@@ -155,9 +180,10 @@ class StudentSerializer(ModelSerializer):
         if not self.context.get("staff_view", False):
             for name in STAFF_ONLY_FIELDS:
                 data.pop(name, None)
-            if student.pk not in self.context.get("medical_student_ids", ()):
-                for name in MEDICAL_FIELDS:
-                    data.pop(name, None)
+        medical_ids = getattr(self, "medical_ids", None)  # a page's, from StudentListSerializer
+        if student.pk not in (medical_ids if medical_ids is not None else _medical_ids(self, [student])):
+            for name in MEDICAL_FIELDS:
+                data.pop(name, None)
         return data
 
 

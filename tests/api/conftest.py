@@ -7,7 +7,11 @@ Actors of the permission matrix:
 - ``admin``: academy admin (every location);
 - ``parent``: the portal login of the guardian of ``children`` (the ``family`` fixture);
 - ``other_parent``: the portal login of another family's guardian;
-- ``anonymous``: no credentials.
+- ``anonymous``: no credentials;
+- ``instructor`` (``MATRIX_ACTORS``, with the ``instructor_world`` fixture): an instructor
+  of the main location who teaches ``s.section``, where ``child`` is enrolled, and no
+  other student (``children[1]`` and ``other_child`` are at their location, not in their
+  class). ``ACTORS`` leaves them out for the matrices that have no instructor column yet.
 """
 
 import datetime
@@ -18,6 +22,7 @@ from django.apps import apps
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from academy.models import Section
 from academy.services import roles_sync
 from families.selectors import guardian_recipient_key
 from notifications.models import Notification
@@ -30,10 +35,13 @@ from tests.factories.academy import (
     ProgramFactory,
     SectionFactory,
     TermFactory,
+    instructor_user,
 )
+from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentGuardianFactory
 
 ACTORS = ("office", "other_office", "admin", "parent", "other_parent", "anonymous")
+MATRIX_ACTORS = (*ACTORS, "instructor")
 
 # The tables an API write may touch; "nothing written" compares their row counts.
 WRITTEN_MODELS = (
@@ -160,6 +168,20 @@ def world(structure, location, other_location, office, other_office, academy_adm
         other_guardian=other_guardian,
         other_child=other_children[0],
     )
+
+
+@pytest.fixture
+def instructor_world(world, location):
+    """``world`` with the ``instructor`` actor: they teach ``s.section`` (main location),
+    where ``child`` is enrolled; they teach no other student."""
+    instructor = instructor_user(username="instructor", locations=[location])
+    Section.objects.filter(pk=world.s.section.pk).update(instructor=instructor)
+    world.s.section.instructor = instructor
+    EnrollmentFactory(student=world.child, section=world.s.section)
+    world.users["instructor"] = instructor
+    world.instructor = instructor
+    world.untaught_child = world.children[1]
+    return world
 
 
 @pytest.fixture

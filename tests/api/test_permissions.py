@@ -1,5 +1,6 @@
 """The permission matrix of every endpoint: office staff of the location, office staff of
-another location, academy admin, the child's parent, another parent and anonymous.
+another location, academy admin, the child's parent, another parent, anonymous and an
+instructor who teaches the child (and no other student; no guardian permission).
 
 A refused write (any status that is not 2xx) must write nothing: row counts and history
 rows are compared before and after.
@@ -9,7 +10,7 @@ import re
 
 import pytest
 
-from tests.api.conftest import ACTORS, row_counts
+from tests.api.conftest import MATRIX_ACTORS, row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -17,19 +18,28 @@ V1 = "/api/v1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def expect(office, other_office, admin, parent, other_parent, anonymous):
-    return dict(zip(ACTORS, (office, other_office, admin, parent, other_parent, anonymous), strict=True))
+def expect(office, other_office, admin, parent, other_parent, anonymous, instructor):
+    values = (office, other_office, admin, parent, other_parent, anonymous, instructor)
+    return dict(zip(MATRIX_ACTORS, values, strict=True))
 
 
-STRUCTURE_READ = expect(200, 200, 200, 403, 403, 401)
-STRUCTURE_WRITE = expect(403, 403, 201, 403, 403, 401)
-STRUCTURE_CHANGE = expect(403, 403, 200, 403, 403, 401)
-SCOPED_STRUCTURE_READ = expect(200, 404, 200, 403, 403, 401)
-ALWAYS_405 = expect(405, 405, 405, 405, 405, 405)
-EVERYONE_READS = expect(200, 200, 200, 200, 200, 401)
-CHILD_READ = expect(200, 404, 200, 200, 404, 401)
-CHILD_CHANGE = expect(200, 404, 200, 403, 403, 401)
-OWN_ONLY = expect(404, 404, 404, 200, 404, 401)
+# the instructor (last) may read the structure of their location, not change it
+STRUCTURE_READ = expect(200, 200, 200, 403, 403, 401, 200)
+STRUCTURE_WRITE = expect(403, 403, 201, 403, 403, 401, 403)
+STRUCTURE_CHANGE = expect(403, 403, 200, 403, 403, 401, 403)
+SCOPED_STRUCTURE_READ = expect(200, 404, 200, 403, 403, 401, 200)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405)
+EVERYONE_READS = expect(200, 200, 200, 200, 200, 401, 200)
+# guardians and links: an instructor holds no guardian permission
+FAMILY_READS = expect(200, 200, 200, 200, 200, 401, 403)
+# the child: the instructor teaches them
+CHILD_READ = expect(200, 404, 200, 200, 404, 401, 200)
+CHILD_FAMILY_READ = expect(200, 404, 200, 200, 404, 401, 403)
+CHILD_CHANGE = expect(200, 404, 200, 403, 403, 401, 403)
+# a student at the instructor's location whom they do not teach
+UNTAUGHT_CHILD_READ = expect(200, 404, 200, 200, 404, 401, 404)
+OTHER_FAMILY_CHILD_READ = expect(200, 404, 200, 404, 200, 401, 404)
+OWN_ONLY = expect(404, 404, 404, 200, 404, 401, 404)
 
 
 # (case id, method, path(world), body(world) or None, expected status per actor)
@@ -216,6 +226,8 @@ CASES = [
     # --- students ---
     ("students-list", "get", lambda w: f"{V1}/students/", None, EVERYONE_READS),
     ("students-get", "get", lambda w: f"{V1}/students/{w.child.pk}/", None, CHILD_READ),
+    ("students-get-untaught", "get", lambda w: f"{V1}/students/{w.children[1].pk}/", None, UNTAUGHT_CHILD_READ),
+    ("students-get-other-family", "get", lambda w: f"{V1}/students/{w.other_child.pk}/", None, OTHER_FAMILY_CHILD_READ),
     (
         "students-post",
         "post",
@@ -228,7 +240,7 @@ CASES = [
             "primary_guardian": str(w.guardian.pk),
         },
         # another location's staff: the location (and the guardian) are not theirs -> 400
-        expect(201, 400, 201, 403, 403, 401),
+        expect(201, 400, 201, 403, 403, 401, 403),
     ),
     (
         "students-patch",
@@ -240,7 +252,7 @@ CASES = [
     ("students-put", "put", lambda w: f"{V1}/students/{w.child.pk}/", lambda w: {"first_name": "X"}, ALWAYS_405),
     ("students-delete", "delete", lambda w: f"{V1}/students/{w.child.pk}/", None, ALWAYS_405),
     ("students-list-delete", "delete", lambda w: f"{V1}/students/", None, ALWAYS_405),
-    ("students-guardians", "get", lambda w: f"{V1}/students/{w.child.pk}/guardians/", None, CHILD_READ),
+    ("students-guardians", "get", lambda w: f"{V1}/students/{w.child.pk}/guardians/", None, CHILD_FAMILY_READ),
     (
         "students-primary-guardian",
         "post",
@@ -249,14 +261,14 @@ CASES = [
         CHILD_CHANGE,
     ),
     # --- guardians ---
-    ("guardians-list", "get", lambda w: f"{V1}/guardians/", None, EVERYONE_READS),
-    ("guardians-get", "get", lambda w: f"{V1}/guardians/{w.guardian.pk}/", None, CHILD_READ),
+    ("guardians-list", "get", lambda w: f"{V1}/guardians/", None, FAMILY_READS),
+    ("guardians-get", "get", lambda w: f"{V1}/guardians/{w.guardian.pk}/", None, CHILD_FAMILY_READ),
     (
         "guardians-post",
         "post",
         lambda w: f"{V1}/guardians/",
         lambda w: {"first_name": "Ann", "last_name": "Lee", "email": "ann.lee@example.org", "phone": "555-1234"},
-        expect(201, 201, 201, 403, 403, 401),
+        expect(201, 201, 201, 403, 403, 401, 403),
     ),
     (
         "guardians-patch",
@@ -268,15 +280,15 @@ CASES = [
     ("guardians-put", "put", lambda w: f"{V1}/guardians/{w.guardian.pk}/", lambda w: {"phone": "1"}, ALWAYS_405),
     ("guardians-delete", "delete", lambda w: f"{V1}/guardians/{w.guardian.pk}/", None, ALWAYS_405),
     # --- student-guardian links ---
-    ("links-list", "get", lambda w: f"{V1}/student-guardians/", None, EVERYONE_READS),
-    ("links-get", "get", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", None, CHILD_READ),
+    ("links-list", "get", lambda w: f"{V1}/student-guardians/", None, FAMILY_READS),
+    ("links-get", "get", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", None, CHILD_FAMILY_READ),
     (
         "links-post",
         "post",
         lambda w: f"{V1}/student-guardians/",
         lambda w: {"student": str(w.child.pk), "guardian": str(w.other_guardian.pk), "relationship_type": "emergency"},
         # another location's staff: the student is not theirs -> 400 on student
-        expect(201, 400, 201, 403, 403, 401),
+        expect(201, 400, 201, 403, 403, 401, 403),
     ),
     (
         "links-patch",
@@ -290,7 +302,7 @@ CASES = [
         "delete",
         lambda w: f"{V1}/student-guardians/{w.co_link.pk}/",
         None,
-        expect(204, 404, 204, 403, 403, 401),
+        expect(204, 404, 204, 403, 403, 401, 403),
     ),
     ("links-put", "put", lambda w: f"{V1}/student-guardians/{w.co_link.pk}/", lambda w: {}, ALWAYS_405),
     # --- notifications: the caller's own; staff see what a family was sent ---
@@ -304,16 +316,17 @@ CASES = [
         "get",
         lambda w: f"{V1}/guardians/{w.guardian.pk}/notifications/",
         None,
-        expect(200, 404, 200, 403, 403, 401),
+        expect(200, 404, 200, 403, 403, 401, 403),
     ),
 ]
 
 
-@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("actor", MATRIX_ACTORS)
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
 )
-def test_permission_matrix(world, as_user, actor, method, path, body, expected):
+def test_permission_matrix(instructor_world, as_user, actor, method, path, body, expected):
+    world = instructor_world
     # given an actor and an endpoint
     client = as_user(actor)
     before = row_counts()

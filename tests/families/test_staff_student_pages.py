@@ -13,7 +13,8 @@ from django.utils import timezone
 from academy.roles import INSTRUCTOR
 from families.models import Guardian, StudentGuardian
 from students.models import Student
-from tests.factories.academy import GradeLevelFactory, LocationFactory, staff_user
+from tests.factories.academy import GradeLevelFactory, LocationFactory, SectionFactory, staff_user
+from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,12 @@ PAGES = [
 @pytest.mark.parametrize(("name", "per_student"), PAGES)
 def test_permission_matrix(name, per_student, student, office, other_office, academy_admin, family, other_family):
     url = reverse(name, args=[student.pk] if per_student else [])
-    instructor = staff_user(role=INSTRUCTOR, username="teacher")
+    instructor = staff_user(role=INSTRUCTOR, username="teacher")  # teaches the student
+    EnrollmentFactory(student=student, section=SectionFactory(location=student.location, instructor=instructor))
+    not_their_teacher = staff_user(role=INSTRUCTOR, username="teacher2")  # teaches somebody else
+    EnrollmentFactory(
+        student=family[1][1], section=SectionFactory(location=student.location, instructor=not_their_teacher)
+    )
     assert client_for(academy_admin).get(url).status_code == 200
     if name == "staff:student-delete":  # deleting a student record is for academy admins only
         assert client_for(office).get(url).status_code == 403
@@ -69,6 +75,9 @@ def test_permission_matrix(name, per_student, student, office, other_office, aca
     # an instructor may view students but not admit, edit or delete them
     expected = 200 if name in ("staff:student-list", "staff:student-export", "staff:student-detail") else 403
     assert client_for(instructor).get(url).status_code == expected
+    # and only the students they teach: another one does not exist for them
+    expected = 404 if name == "staff:student-detail" else expected
+    assert client_for(not_their_teacher).get(url).status_code == expected
 
 
 def test_other_location_staff_do_not_see_the_student_in_the_list(student, other_student, other_office):
@@ -338,7 +347,7 @@ def test_edit_with_a_bad_value_saves_nothing(office, student):
     data = {**_student_form_data(student), "student-date_of_birth": "2999-01-01", "student-city": "Nowhere"}
     response = client_for(office).post(reverse("staff:student-edit", args=[student.pk]), data)
     assert response.status_code == 400
-    assert "must not be after the enrollment date" in response.content.decode()
+    assert "Date of birth cannot be in the future." in response.content.decode()
     student.refresh_from_db()
     assert student.city != "Nowhere"
 
