@@ -3,6 +3,7 @@
 
 from django import forms
 
+from academy.common.widgets import student_picker
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from enrollment.transfer_selectors import transfer_destinations
 from families.selectors import students_visible_to
@@ -19,7 +20,9 @@ class TransferRequestForm(FieldSectionsMixin, forms.Form):
     )
     service_field_aliases = {"student": "student_number"}
 
-    student_number = forms.CharField(label="Student number", max_length=20, help_text="e.g. STU-2025-0001")
+    student_number = forms.CharField(
+        label="Student number", max_length=20, help_text="e.g. STU-2025-0001", widget=student_picker()
+    )
     to_location = forms.ModelChoiceField(label="New location", queryset=None, empty_label="Choose a location")
     transfer_type = forms.ChoiceField(
         label="Type", choices=LocationTransfer.Type.choices, initial=LocationTransfer.Type.STANDARD

@@ -267,7 +267,7 @@ def _import_row(report: ImportReport, line: int, row: dict, *, actor, context: _
     if not errors:
         duplicate = _existing_student(student_data)
         if duplicate is not None:
-            errors.append(("row", f"{duplicate} has the same name and date of birth at this location already."))
+            errors.append(("row", _duplicate_message(report, duplicate)))
     # The admission runs even when a reference was not found, so that every problem of
     # the row is reported at once; its own errors on those columns would only repeat ours.
     student = None
@@ -362,6 +362,19 @@ def _guardian_spec(row: dict, prefix: str, kind: str, errors: list) -> tuple[Gua
         return GuardianLinkSpec(relationship_type=kind, guardian=existing, flags=flags), label
     label = f"{data.get('first_name', '')} {data.get('last_name', '')} (new)"
     return GuardianLinkSpec(relationship_type=kind, data=data or {"email": ""}, flags=flags), label
+
+
+def _duplicate_message(report: ImportReport, duplicate: Student) -> str:
+    """Name the earlier row of the file when this import admitted the duplicate (its
+    number is only provisional: nothing is written while a row has a problem), else the
+    student on file by their real number."""
+    line = next((row.line for row in report.admitted if row.student_number == duplicate.student_number), None)
+    if line is not None:
+        return f"Line {line} of this file has the same name, date of birth and location."
+    return (
+        f"{duplicate.full_name} ({duplicate.student_number}) has the same name and date of birth "
+        "at this location already."
+    )
 
 
 def _existing_student(student_data: dict) -> Student | None:

@@ -4,6 +4,7 @@ services (``students.services``, ``families.services``) decide and write."""
 from django import forms
 from django.core.exceptions import ValidationError
 
+from academy.common.widgets import guardian_picker
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
@@ -63,11 +64,20 @@ class StudentForm(FieldSectionsMixin, forms.ModelForm):
 
 
 class GuardianForm(FieldSectionsMixin, forms.ModelForm):
+    """A new guardian in the admission: needed only when "A new guardian" is chosen, so
+    its fields are marked as required in that case only (``required_when``)."""
+
     sections = (("Guardian", GUARDIAN_FORM_FIELDS),)
+    use_required_attribute = False
 
     class Meta:
         model = Guardian
         fields = list(GUARDIAN_FORM_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required_when = "Required for a new guardian"
 
     def _post_clean(self):
         """Validated by ``guardian_create`` inside the admission."""
@@ -84,7 +94,10 @@ class GuardianChoiceForm(forms.Form):
         widget=forms.RadioSelect,
     )
     existing = forms.ModelChoiceField(
-        queryset=Guardian.objects.none(), required=False, label="Guardian on file", empty_label="Choose…"
+        queryset=Guardian.objects.none(),
+        required=False,
+        label="Guardian on file",
+        widget=guardian_picker(status=Guardian.AccountStatus.ACTIVE),
     )
     relation = forms.CharField(max_length=50, required=False, help_text="e.g. mother, grandfather")
 

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from families import staff_guardian_views, staff_imports, staff_views
+from families import staff_guardian_views, staff_imports, staff_lookup_views, staff_views
 
 urlpatterns = [
     path("", staff_views.dashboard, name="dashboard"),
@@ -28,4 +28,7 @@ urlpatterns = [
         staff_guardian_views.guardian_make_primary,
         name="guardian-make-primary",
     ),
+    # the pickers' lookups (families.staff_lookup_views, academy.common.widgets)
+    path("lookup/students/", staff_lookup_views.student_lookup, name="student-lookup"),
+    path("lookup/guardians/", staff_lookup_views.guardian_lookup, name="guardian-lookup"),
 ]
