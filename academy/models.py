@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 
 from academy.authz import grants_for
 from academy.common.models import TimeStampedModel, UUIDModel
+from academy.common.money import MoneyModelField
 from academy.roles import PARENT, STAFF_ROLES
 
 
@@ -223,7 +224,7 @@ class Program(TimeStampedModel):
     makeup_credit_days = models.PositiveSmallIntegerField(
         default=60, help_text="Days after the missed session that a make-up credit can be booked."
     )
-    makeup_fee = models.DecimalField(
+    makeup_fee = MoneyModelField(
         max_digits=12, decimal_places=2, default=0, help_text="Charged when a make-up is booked; 0 for none."
     )
     attendance_threshold = models.DecimalField(
@@ -345,7 +346,7 @@ class CurriculumModule(UUIDModel):
 
 
 class SkillArea(UUIDModel):
-    """A skill assessed on the 0-3 scale (seed 000), e.g. "Breathing", "Kicking"."""
+    """A skill assessed on the 0-3 scale (docs/rules.md, Skills), e.g. "Breathing", "Kicking"."""
 
     curriculum = models.ForeignKey(Curriculum, on_delete=models.CASCADE, related_name="skill_areas")
     name = models.CharField(max_length=100)

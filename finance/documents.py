@@ -10,8 +10,9 @@ from finance.models import Invoice, Payment
 from finance.selectors import FamilyStatement, Statement
 
 
-def render_pdf(template: str, context: dict) -> bytes:
-    html = render_to_string(
+def render_html(template: str, context: dict) -> str:
+    """The HTML a PDF is made from (what tests read)."""
+    return render_to_string(
         template,
         {
             "academy_name": settings.ACADEMY_NAME,
@@ -20,16 +21,27 @@ def render_pdf(template: str, context: dict) -> bytes:
             **context,
         },
     )
+
+
+def render_pdf(template: str, context: dict) -> bytes:
+    return pdf_from_html(render_html(template, context))
+
+
+def pdf_from_html(html: str) -> bytes:
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
 
 
-def receipt_pdf(payment: Payment) -> bytes:
+def receipt_html(payment: Payment) -> str:
     allocations = payment.allocations.select_related("invoice", "student").order_by("created_at")
-    return render_pdf("finance/pdf/receipt.html", {"payment": payment, "allocations": allocations})
+    return render_html("finance/pdf/receipt.html", {"payment": payment, "allocations": allocations})
 
 
-def invoice_pdf(invoice: Invoice) -> bytes:
-    return render_pdf(
+def receipt_pdf(payment: Payment) -> bytes:
+    return pdf_from_html(receipt_html(payment))
+
+
+def invoice_html(invoice: Invoice) -> str:
+    return render_html(
         "finance/pdf/invoice.html",
         {
             "invoice": invoice,
@@ -37,6 +49,10 @@ def invoice_pdf(invoice: Invoice) -> bytes:
             "adjustments": invoice.adjustments.filter(status="approved"),
         },
     )
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    return pdf_from_html(invoice_html(invoice))
 
 
 def statement_pdf(statement: Statement | FamilyStatement) -> bytes:

@@ -1,4 +1,4 @@
-"""``verify_install`` checks of the finance app (seed 001 checklist): append-only
+"""``verify_install`` checks of the finance app (the install checklist of docs/rules.md): append-only
 enforcement on the money tables (tried, then rolled back), gapless invoice and receipt
 numbers, the fee-type reference data, and a clean ledger."""
 

@@ -1,4 +1,4 @@
-"""Money (DESIGN.md "Money"; seeds 001, 003, 004): fee types and structures, invoices,
+"""Money (docs/rules.md, Money): fee types and structures, invoices,
 append-only payments and allocations, adjustments and the ledger of every student
 account. Amounts are Decimal in NUMERIC(12,2).
 
@@ -14,10 +14,11 @@ from django.db.models.functions import Cast, Coalesce, Concat, Round
 from simple_history.models import HistoricalRecords
 
 from academy.common.models import TimeStampedModel, UUIDModel
+from academy.common.money import MoneyModelField
 
 
 def money_field(**kwargs):
-    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+    return MoneyModelField(max_digits=12, decimal_places=2, **kwargs)
 
 
 class FeeType(TimeStampedModel):
@@ -173,8 +174,21 @@ class Invoice(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The billing run that issued the invoice (empty for one issued by hand). No index of
+    # its own: a run's invoices share its location and issue date, so reading them goes
+    # through invoice_location_issued (``finance.filters``), and billing writes one index
+    # insert fewer per invoice.
+    billing_run = models.ForeignKey(
+        "finance.BillingRun",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        db_index=False,
+    )
     # History is read by invoice (id) and date only: its copies of the references need
-    # no index each (nine fewer index inserts per billed invoice).
+    # no index each (ten fewer index inserts per billed invoice).
     history = HistoricalRecords(
         no_db_index=[
             "invoice_number",
@@ -185,6 +199,7 @@ class Invoice(TimeStampedModel):
             "term",
             "carried_from",
             "created_by",
+            "billing_run",
         ]
     )
 
@@ -665,8 +680,8 @@ class SessionPackageQuerySet(models.QuerySet):
 
 
 class SessionPackage(TimeStampedModel):
-    """N sessions bought for one student (seed 000 ``sessions_purchased / used /
-    remaining``), charged as one invoice line and paid like any invoice. Attendance
+    """N sessions bought for one student (docs/rules.md, Session
+    packages), charged as one invoice line and paid like any invoice. Attendance
     consumes it one session per present mark through ``package_use``; a corrected mark
     gives the session back through ``package_restore``.
 

@@ -28,6 +28,27 @@ def _currency() -> str:
     return getattr(settings, "CURRENCY", "")
 
 
+# How a payment method reads in a sentence to a family ("paid in cash", "paid by UPI"):
+# the method's label, never its code.
+PAID_BY = {
+    Payment.Method.CASH: "in cash",
+    Payment.Method.CARD: "by card",
+    Payment.Method.BANK_TRANSFER: "by bank transfer",
+    Payment.Method.ONLINE: "online",
+    Payment.Method.CHEQUE: "by cheque",
+    Payment.Method.UPI: "by UPI",
+    Payment.Method.CREDIT_NOTE: "by credit note",
+}
+
+
+def payment_method_words(method: str) -> tuple[str, str]:
+    """(how it was paid, what it was): ``("by UPI", "UPI")``, ``("by bank transfer",
+    "bank transfer")``; a label in capitals (an acronym) keeps them."""
+    label = dict(Payment.Method.choices).get(method, method)
+    noun = label if label.isupper() else label.lower()
+    return PAID_BY.get(method, f"by {noun}"), noun
+
+
 @dataclass(frozen=True)
 class ReceiptNotice:
     """Who is told of a payment, read before the payment is numbered (``payment_record``
@@ -68,12 +89,15 @@ def payment_receipt_notify(*, payment: Payment, actor=None, notice=_NOT_PREPARED
     if notice is None:
         return False
     guardian, recipient = notice.guardian, notice.recipient
+    paid_by, method_noun = payment_method_words(payment.method)
     context = {
         "guardian_name": guardian.full_name,
         "receipt_number": payment.receipt_number,
         "amount": payment.amount,
         "currency": _currency(),
         "method": payment.get_method_display(),
+        "paid_by": paid_by,  # "by UPI", "in cash"
+        "method_noun": method_noun,  # "UPI", "cheque"
         "received_on": timezone.localtime(payment.received_at).date(),
         "pending_verification": payment.requires_verification,
         "student_name": payment.student.full_name if payment.student_id else "",

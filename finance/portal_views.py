@@ -31,6 +31,7 @@ from finance import documents
 from finance.models import Invoice, Payment, PaymentAllocation
 from finance.selectors import (
     ZERO,
+    family_statement_data,
     invoice_list,
     invoice_list_with_lines,
     payment_list,
@@ -181,7 +182,7 @@ def statement(request, pk=None):
         except Student.DoesNotExist:
             raise Http404("No such child.") from None
     form = StatementPeriodForm(request.GET or None)
-    context = {"form": form, "child": child, "statement": None, "statements": []}
+    context = {"form": form, "child": child, "statement": None, "statements": [], "family_statement": None}
     if not form.is_bound or form.is_valid():
         period = {
             "date_from": form.cleaned_data["date_from"] if form.is_bound else None,
@@ -193,6 +194,7 @@ def statement(request, pk=None):
         else:
             result = statement_for_guardian_seen_by(guardian=request.guardian, user=request.user, **period)
             statements = result.statements
+            context["family_statement"] = family_statement_data(result)  # the family's entries by date
         if request.GET.get("format") == "pdf":
             name = child.student_number if child else request.guardian.guardian_number
             return _pdf(documents.statement_pdf(result), f"statement-{name}.pdf")

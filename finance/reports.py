@@ -1,4 +1,4 @@
-"""Finance reports (seed 003 views): each is one aggregate query scoped to the
+"""Finance reports (docs/rules.md, Money): each is one aggregate query scoped to the
 locations a user may see, returning rows of plain values ready for a table, a chart,
 the API or CSV. Money stays Decimal."""
 

@@ -392,6 +392,40 @@ def statement_for_guardian_seen_by(*, guardian, user, date_from=None, date_to=No
     )
 
 
+def family_statement_data(statement: FamilyStatement) -> dict:
+    """A family statement as the API, the staff page and the parent portal show it: one
+    list of every child's entries by date with the family's running balance, each
+    child's opening and closing balance, and the family's."""
+    balance = statement.opening_balance
+    entries = []
+    dated = [(line, s.student) for s in statement.statements for line in s.lines]
+    for line, student in sorted(dated, key=lambda item: item[0].date):  # stable: each child's order stays
+        balance += line.debit - line.credit
+        entries.append(
+            {
+                "date": line.date,
+                "description": line.description,
+                "kind": line.kind,
+                "debit": line.debit,
+                "credit": line.credit,
+                "balance": balance,
+                "student": student,
+            }
+        )
+    return {
+        "guardian": statement.guardian,
+        "date_from": statement.date_from,
+        "date_to": statement.date_to,
+        "opening_balance": statement.opening_balance,
+        "entries": entries,
+        "children": [
+            {"student": s.student, "opening_balance": s.opening_balance, "closing_balance": s.closing_balance}
+            for s in statement.statements
+        ],
+        "closing_balance": statement.closing_balance,
+    }
+
+
 # --- session packages --------------------------------------------------------------------
 
 

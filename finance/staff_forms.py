@@ -1,12 +1,15 @@
 """Forms of the staff portal's finance pages. They check the shape of the input and
 offer only the records the user may see; ``finance.services`` decide and write."""
 
+import copy
 import uuid
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from academy.common.money import MoneyFormField
+from academy.common.widgets import guardian_picker, student_picker
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, location_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
@@ -14,9 +17,9 @@ from finance.models import Adjustment, FeeStructure, Invoice, Payment
 from finance.selectors import fee_structure_list, fee_type_list, invoice_list
 from finance.services.invoices import LineSpec
 
-MONEY_INPUT = forms.TextInput(attrs={"inputmode": "decimal"})
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 ALLOCATION_PREFIX = "allocate_"
+ZERO = Decimal("0.00")
 
 
 class PaymentForm(FieldSectionsMixin, forms.Form):
@@ -31,19 +34,22 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
 
     sections = (
         ("Who pays", ("student", "guardian")),
-        ("Payment", ("amount", "method", "reference", "external_transaction_id", "received_at", "notes")),
+        (
+            "Payment",
+            ("amount", "confirm_overpayment", "method", "reference", "external_transaction_id", "received_at", "notes"),
+        ),
     )
     service_field_aliases = {"payer": "guardian"}
 
-    student = forms.ModelChoiceField(queryset=None, required=False, empty_label="— A family payment —")
+    student = forms.ModelChoiceField(queryset=None, required=False, widget=student_picker())
     guardian = forms.ModelChoiceField(
         queryset=None,
         required=False,
         label="Paying guardian",
-        empty_label="—",
+        widget=guardian_picker(),
         help_text="Alone: a family payment spread over every child the guardian pays for.",
     )
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, widget=MONEY_INPUT)
+    amount = MoneyFormField()
     method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.CASH)
     reference = forms.CharField(max_length=100, required=False, help_text="Cheque number, transfer reference, ...")
     external_transaction_id = forms.CharField(
@@ -60,10 +66,16 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
         help_text="Empty: now.",
     )
     notes = forms.CharField(max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # offered once the service refused an amount above what is owed (``ask_to_confirm_overpayment``)
+    confirm_overpayment = forms.BooleanField(
+        required=False, label="Yes, record the amount above what is owed as account credit"
+    )
     idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        if not (self.is_bound and self.data.get(self.add_prefix("confirm_overpayment"))):
+            del self.fields["confirm_overpayment"]
         self.fields["student"].queryset = students_visible_to(user).order_by("last_name", "first_name")
         self.fields["guardian"].queryset = guardians_visible_to(user).order_by("last_name", "first_name")
         if not self.is_bound:
@@ -78,14 +90,16 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
                 .order_by("due_date", "issue_date", "invoice_number")
             )
         for invoice in self.open_invoices:
-            self.fields[self.allocation_name(invoice)] = forms.DecimalField(
-                max_digits=12,
-                decimal_places=2,
+            self.fields[self.allocation_name(invoice)] = MoneyFormField(
                 required=False,
-                widget=MONEY_INPUT,
                 label=invoice.invoice_number,
                 help_text=f"Due {invoice.due_date:%d %b %Y}; {invoice.balance:,.2f} open.",
             )
+
+    def ask_to_confirm_overpayment(self) -> None:
+        """Show the confirmation box (unticked) under the amount the service refused."""
+        if "confirm_overpayment" not in self.fields:
+            self.fields["confirm_overpayment"] = copy.deepcopy(self.base_fields["confirm_overpayment"])
 
     @staticmethod
     def allocation_name(invoice) -> str:
@@ -165,11 +179,8 @@ class AdjustmentRequestForm(FieldSectionsMixin, forms.Form):
     sections = (("Adjustment", ("kind", "amount", "reason")),)
 
     kind = forms.ChoiceField(choices=Adjustment.Kind.choices, initial=Adjustment.Kind.DISCOUNT)
-    amount = forms.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    amount = MoneyFormField(
         min_value=Decimal("0.01"),
-        widget=MONEY_INPUT,
         error_messages={"min_value": "The amount must be greater than zero."},
         help_text="Always positive; the kind says whether it credits or debits the invoice.",
     )
@@ -188,7 +199,7 @@ class RefundForm(FieldSectionsMixin, forms.Form):
 
     sections = (("Refund", ("amount", "method", "reference", "reason")),)
 
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, widget=MONEY_INPUT)
+    amount = MoneyFormField()
     method = forms.ChoiceField(choices=Payment.Method.choices, initial=Payment.Method.BANK_TRANSFER)
     reference = forms.CharField(max_length=100, required=False, help_text="Transfer reference, cheque number, ...")
     reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
@@ -256,7 +267,7 @@ class InvoiceForm(FieldSectionsMixin, forms.Form):
 
     sections = (("Invoice", ("student", "issue_date", "due_date", "description")),)
 
-    student = forms.ModelChoiceField(queryset=None, empty_label="Choose the student…")
+    student = forms.ModelChoiceField(queryset=None, widget=student_picker())
     issue_date = forms.DateField(required=False, widget=DATE_INPUT, help_text="Today when left empty.")
     due_date = forms.DateField(
         required=False, widget=DATE_INPUT, help_text="Empty: the fee structures' due days, else 14 days."
@@ -267,6 +278,24 @@ class InvoiceForm(FieldSectionsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["student"].queryset = students_visible_to(user).select_related("location")
 
+    def chosen_student(self):
+        """The student the invoice is for, as far as known before validation (the posted
+        one, else the preselected one): the lines offer that student's location's fee
+        structures. ``None`` when not chosen yet or not one the user may see."""
+        field = self.fields["student"]
+        if self.is_bound:
+            value = field.widget.value_from_datadict(self.data, self.files, self.add_prefix("student"))
+        else:
+            value = self.initial.get("student")
+        if value in (None, ""):
+            return None
+        if isinstance(value, field.queryset.model):
+            value = value.pk
+        try:
+            return field.clean(value)
+        except ValidationError:
+            return None
+
     def clean(self):
         cleaned = super().clean()
         issued, due = cleaned.get("issue_date"), cleaned.get("due_date")
@@ -275,19 +304,79 @@ class InvoiceForm(FieldSectionsMixin, forms.Form):
         return cleaned
 
 
-class InvoiceLineForm(forms.Form):
-    """One line: a fee structure (its fee type and amount), or a fee type with an amount."""
+def fee_structure_label(structure: FeeStructure) -> str:
+    """A fee structure as a choice reads: its name, where and for whom it applies, and
+    its amount ("Tuition · Main campus · 2025-26 · Term 1 · Grade 3 · 150.00"), so two
+    structures of one name (two locations, two terms) read apart. Uses only what
+    ``fee_structure_list`` loads with it."""
+    scope = [structure.location.name]
+    if structure.academic_year_id:
+        scope.append(structure.academic_year.name)
+    if structure.term_id:
+        scope.append(structure.term.name)
+    scope += [related.name for related in (structure.grade_level, structure.program, structure.course) if related]
+    return f"{structure.name} · {' · '.join(scope)} · {structure.amount:,.2f}"
 
-    fee_structure = forms.ModelChoiceField(queryset=None, required=False, empty_label="Custom line")
+
+def fee_structures_offered(*, user, location=None) -> list[FeeStructure]:
+    """The active fee structures a new invoice's lines offer: those of ``location`` (the
+    student's) once it is known, else every one the user may see."""
+    structures = fee_structure_list(user=user).filter(is_active=True)
+    if location is not None:
+        structures = structures.filter(location=location)
+    return list(structures)
+
+
+class FeeStructureSelect(forms.Select):
+    """Fee structure options carrying their amount (``data-amount``), which the page's
+    running total uses (static/js/invoice-lines.js)."""
+
+    def __init__(self, attrs=None, choices=()):
+        super().__init__(attrs, choices)
+        self.amounts: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex=subindex, attrs=attrs)
+        amount = self.amounts.get(str(value))
+        if amount is not None:
+            option["attrs"]["data-amount"] = amount
+        return option
+
+
+class InvoiceLineForm(forms.Form):
+    """One line: a fee structure (its fee type and amount), or a fee type with an amount.
+
+    ``offered``: the fee structures the line offers (the student's location's); any
+    active structure the user may see is still accepted, so a structure of another
+    location gets its own clear error rather than "not one of the choices".
+    ``fee_types``: the fee types, read once for every line."""
+
+    fee_structure = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Custom line", widget=FeeStructureSelect
+    )
     fee_type = forms.ModelChoiceField(queryset=None, required=False, empty_label="—")
     description = forms.CharField(max_length=200, required=False)
-    unit_amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    unit_amount = MoneyFormField(min_value=Decimal("0.01"), required=False)
     quantity = forms.IntegerField(min_value=1, max_value=999, initial=1, required=False)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, offered=None, fee_types=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fee_structure"].queryset = fee_structure_list(user=user).filter(is_active=True)
-        self.fields["fee_type"].queryset = fee_type_list()
+        structure = self.fields["fee_structure"]
+        structure.queryset = fee_structure_list(user=user).filter(is_active=True)
+        if offered is None:
+            offered = fee_structures_offered(user=user)
+        structure.widget.choices = [("", structure.empty_label)] + [
+            (str(s.pk), fee_structure_label(s)) for s in offered
+        ]
+        structure.widget.amounts = {str(s.pk): f"{s.amount:.2f}" for s in offered}
+        fee_type = self.fields["fee_type"]
+        fee_type.queryset = fee_type_list()
+        if fee_types is not None:
+            fee_type.widget.choices = [("", fee_type.empty_label)] + [
+                (str(t.pk), fee_type.label_from_instance(t)) for t in fee_types
+            ]
+        self.fields["unit_amount"].help_text = "Empty: the structure's."
+        self.fields["unit_amount"].widget.attrs.setdefault("inputmode", "decimal")
 
     @property
     def is_blank(self) -> bool:
@@ -305,6 +394,19 @@ class InvoiceLineForm(forms.Form):
                 self.add_error("unit_amount", "Enter the amount of a custom line.")
         return cleaned
 
+    def line_amount(self) -> Decimal | None:
+        """What the line charges (its unit amount, else its structure's, times the
+        quantity), once it is valid; ``None`` before, or for a blank line."""
+        if not self.is_bound or self.errors or self.is_blank:
+            return None
+        data = self.cleaned_data
+        unit = data.get("unit_amount")
+        if unit is None and data.get("fee_structure") is not None:
+            unit = data["fee_structure"].amount
+        if unit is None:
+            return None
+        return (unit * (data.get("quantity") or 1)).quantize(Decimal("0.01"))
+
     def line_spec(self) -> LineSpec:
         data = self.cleaned_data
         return LineSpec(
@@ -316,4 +418,43 @@ class InvoiceLineForm(forms.Form):
         )
 
 
-InvoiceLineFormSet = forms.formset_factory(InvoiceLineForm, extra=4, max_num=20, validate_max=True)
+class BaseInvoiceLineFormSet(forms.BaseFormSet):
+    """As many lines as the invoice needs: one to start with, more with "Add a line"
+    (static/js/invoice-lines.js adds them in the page; without JavaScript the button
+    posts the form back with one more), each removable. The fee structures and fee
+    types are read once for all the lines; ``location`` (the student's) limits the
+    structures offered."""
+
+    def __init__(self, *args, user, location=None, **kwargs):
+        kwargs["form_kwargs"] = {
+            **kwargs.get("form_kwargs", {}),
+            "user": user,
+            "offered": fee_structures_offered(user=user, location=location),
+            "fee_types": list(fee_type_list()),
+        }
+        super().__init__(*args, **kwargs)
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this line"
+
+    def chosen(self) -> list[InvoiceLineForm]:
+        """The lines to invoice: neither left blank nor removed."""
+        if not self.is_bound:
+            return []
+        self.errors  # noqa: B018 (validates every line, once)
+        return [
+            line
+            for line in self.forms
+            if hasattr(line, "cleaned_data") and not self._should_delete_form(line) and not line.is_blank
+        ]
+
+    def total(self) -> Decimal:
+        """The sum of the valid lines chosen (the service works out the invoice's own)."""
+        return sum((line.line_amount() or ZERO for line in self.chosen()), ZERO)
+
+
+InvoiceLineFormSet = forms.formset_factory(
+    InvoiceLineForm, formset=BaseInvoiceLineFormSet, extra=1, max_num=20, validate_max=True, can_delete=True
+)

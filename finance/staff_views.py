@@ -11,9 +11,9 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Case, IntegerField, Q, Value, When
-from django.http import Http404, HttpResponse
+from django.db.models import Case, IntegerField, Value, When
+from django.forms.utils import ErrorDict
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,12 +22,12 @@ from django.views.decorators.http import require_POST
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
-from academy.common.idempotency import idempotency_claim, request_fingerprint
+from academy.common.idempotency import request_fingerprint
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, reports, selectors, services
-from finance.filters import InvoiceFilterSet, PaymentFilterSet
+from finance.filters import AdjustmentFilterSet, InvoiceFilterSet, PaymentFilterSet
 from finance.models import Adjustment, BillingRun, Invoice, Payment
 from finance.services.ledger import credit_available
 from finance.staff_forms import (
@@ -41,6 +41,8 @@ from finance.staff_forms import (
     ReasonForm,
     RefundForm,
     VerificationForm,
+    fee_structure_label,
+    fee_structures_offered,
 )
 
 PAGE_SIZE = 25
@@ -107,20 +109,9 @@ def dashboard(request):
 
 
 def _filtered_invoices(request):
+    """The invoice list's filters and search: the API's ``InvoiceFilterSet``."""
     filterset = InvoiceFilterSet(request.GET, queryset=selectors.invoice_list(user=request.user), request=request)
-    if not filterset.is_valid():
-        return filterset, Invoice.objects.none()
-    invoices = filterset.qs
-    search = request.GET.get("search", "").strip()
-    if search:
-        for word in search.split()[:5]:
-            invoices = invoices.filter(
-                Q(invoice_number__icontains=word)
-                | Q(student__student_number__icontains=word)
-                | Q(student__first_name__icontains=word)
-                | Q(student__last_name__icontains=word)
-            )
-    return filterset, invoices
+    return filterset, filterset.qs if filterset.is_valid() else Invoice.objects.none()
 
 
 @staff_permission_required("finance.view_invoice")
@@ -158,23 +149,29 @@ def invoice_detail(request, pk):
 @staff_permission_required("finance.add_invoice")
 def invoice_new(request):
     """Issue one invoice by hand: lines from fee structures or custom lines, all saved
-    with their ledger entries, or nothing."""
+    with their ledger entries, or nothing. The lines offer the fee structures of the
+    student's location once the student is known (``?part=structures&student=`` answers
+    them as JSON for the page's script); "Add a line" posted without JavaScript shows
+    the form again with one more line, judging nothing yet."""
     posted = request.method == "POST"
-    initial = {}
-    if not posted and request.GET.get("student"):
-        initial["student"] = students_visible_to(request.user).filter(pk=request.GET["student"]).first()
-    form = InvoiceForm(request.POST if posted else None, user=request.user, initial=initial)
-    lines = InvoiceLineFormSet(request.POST if posted else None, prefix="lines", form_kwargs={"user": request.user})
-    if posted and form.is_valid() and lines.is_valid():
+    if not posted and request.GET.get("part") == "structures":
+        return _invoice_structure_options(request)
+    adding = posted and "add_line" in request.POST
+    data = _with_one_more_line(request.POST) if adding else request.POST if posted else None
+    initial = {"student": request.GET["student"]} if not posted and request.GET.get("student") else {}
+    form = InvoiceForm(data, user=request.user, initial=initial)
+    student = form.chosen_student()
+    lines = InvoiceLineFormSet(
+        data, prefix="lines", user=request.user, location=student.location_id if student else None
+    )
+    if adding:
+        _errors_unshown(form, lines)
+    elif posted and form.is_valid() and lines.is_valid():
         student = form.cleaned_data["student"]
-        chosen = [line for line in lines if not line.is_blank]
-        for line in chosen:
-            structure = line.cleaned_data.get("fee_structure")
-            if structure is not None and structure.location_id != student.location_id:
-                line.add_error("fee_structure", f"This fee structure is for {structure.location.name}.")
+        chosen = lines.chosen()
         if not chosen:
             form.add_error(None, "Add at least one line.")
-        elif not any(line.errors for line in chosen):
+        else:  # the service refuses another location's fee structure (on that line)
             try:
                 invoice = services.invoice_issue(
                     student=student,
@@ -189,8 +186,51 @@ def invoice_new(request):
             else:
                 messages.success(request, f"Invoice {invoice.invoice_number} issued for {student.full_name}.")
                 return redirect("staff:finance-invoice-detail", pk=invoice.pk)
-    context = {**staff_layout_context(request), "form": form, "lines": lines}
-    return render(request, "staff/finance_invoice_new.html", context, status=400 if posted else 200)
+    context = {
+        **staff_layout_context(request),
+        "form": form,
+        "lines": lines,
+        "student": student,
+        "total": lines.total(),
+    }
+    return render(request, "staff/finance_invoice_new.html", context, status=400 if posted and not adding else 200)
+
+
+def _with_one_more_line(data):
+    data = data.copy()
+    try:
+        count = int(data.get("lines-TOTAL_FORMS", "0"))
+    except ValueError:
+        return data  # the formset reports the broken management form
+    data["lines-TOTAL_FORMS"] = str(min(count + 1, InvoiceLineFormSet.max_num))
+    return data
+
+
+def _errors_unshown(form, lines) -> None:
+    """Validate what was typed (so the line amounts and total show) but show no error:
+    the user only asked for another line."""
+    form.is_valid()
+    lines.is_valid()
+    form._errors = ErrorDict()
+    for line in lines.forms:
+        line._errors = ErrorDict()
+    lines._errors = [line._errors for line in lines.forms]
+    lines._non_form_errors = lines.error_class(error_class="nonform", renderer=lines.renderer)
+
+
+def _invoice_structure_options(request) -> JsonResponse:
+    """The fee structures a line may offer for ``?student=`` (every visible one when the
+    student is unknown), for static/js/invoice-lines.js."""
+    student = InvoiceForm(user=request.user, initial={"student": request.GET.get("student", "")}).chosen_student()
+    structures = fee_structures_offered(user=request.user, location=student.location_id if student else None)
+    return JsonResponse(
+        {
+            "location": student.location.name if student else None,
+            "structures": [
+                {"id": str(s.pk), "label": fee_structure_label(s), "amount": f"{s.amount:.2f}"} for s in structures
+            ],
+        }
+    )
 
 
 def _line_errors(form, chosen, error: ValidationError) -> None:
@@ -319,8 +359,11 @@ def payment_new(request):
                 notes=data["notes"],
                 idempotency_key=data["idempotency_key"],
                 fingerprint=request_fingerprint({"user": str(request.user.pk), "body": form.fingerprint_data()}),
+                confirm_overpayment=data.get("confirm_overpayment", False),
             )
         except ValidationError as error:
+            if _refused_as_overpayment(error):
+                form.ask_to_confirm_overpayment()
             _allocation_errors(form, allocations, error)
         except Conflict as conflict:
             field = "external_transaction_id" if conflict.code == "duplicate_transaction" else None
@@ -334,6 +377,12 @@ def payment_new(request):
             return redirect("staff:finance-payment-detail", pk=payment.pk)
     context = {**staff_layout_context(request), "form": form}
     return render(request, "staff/finance_payment_new.html", context, status=400 if posted else 200)
+
+
+def _refused_as_overpayment(error: ValidationError) -> bool:
+    """Whether the service asks to confirm an amount above what is owed."""
+    refusals = getattr(error, "error_dict", {}).get("amount", [])
+    return any(refusal.code == "overpayment_unconfirmed" for refusal in refusals)
 
 
 def _allocation_errors(form, allocations, error: ValidationError) -> None:
@@ -444,16 +493,19 @@ def payment_verify(request, pk):
 
 @staff_permission_required("finance.view_adjustment")
 def adjustment_queue(request):
-    status = request.GET.get("status", "")
-    adjustments = selectors.adjustment_list(user=request.user)
-    if status in Adjustment.Status.values:
-        adjustments = adjustments.filter(status=status)
-    waiting = Case(When(status="requested", then=Value(0)), default=Value(1), output_field=IntegerField())
-    adjustments = adjustments.annotate(waiting=waiting).order_by("waiting", "-created_at", "pk")
+    """The API's ``AdjustmentFilterSet`` over the adjustments the user may see; those
+    waiting for a decision first unless ``?ordering=`` says otherwise."""
+    queryset = selectors.adjustment_list(user=request.user)
+    filterset = AdjustmentFilterSet(request.GET, queryset=queryset, request=request)
+    adjustments = filterset.qs if filterset.is_valid() else Adjustment.objects.none()
+    if not request.GET.get("ordering"):
+        waiting = Case(When(status="requested", then=Value(0)), default=Value(1), output_field=IntegerField())
+        adjustments = adjustments.annotate(waiting=waiting).order_by("waiting", "-created_at", "pk")
     context = {
         **staff_layout_context(request),
+        "filter": filterset,
         "page": _page(request, adjustments),
-        "status": status,
+        "status": request.GET.get("status", ""),
         "statuses": Adjustment.Status.choices,
         "query": query_without(request, "page"),
     }
@@ -541,6 +593,8 @@ def _statement_page(request, statement, *, family: bool, subject, filename: str)
         "subject": subject,
         "statement": statement,
         "statements": statement.statements if family else [statement],
+        # the family's entries by date with its running balance, as the API answers them
+        "family_statement": selectors.family_statement_data(statement) if family else None,
         "pdf_query": query_without(request, "format"),
     }
     return render(request, "staff/finance_statement.html", context, status=200 if form.is_valid() else 400)
@@ -580,31 +634,27 @@ def student_refund(request, pk):
     if posted and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():  # the key is claimed with the refund, or not at all
-                earlier = idempotency_claim(
-                    user=request.user,
-                    scope=f"staff refund {student.pk}",
-                    key=data["idempotency_key"],
-                    fingerprint=request_fingerprint({k: v for k, v in data.items() if k != "idempotency_key"}),
-                )
-                if earlier is not None:
-                    messages.info(request, "This refund was already recorded (the form was sent twice).")
-                    return redirect("staff:finance-student-statement", pk=student.pk)
-                refund = services.refund_record(
-                    student=student,
-                    amount=data["amount"],
-                    method=data["method"],
-                    reference=data["reference"],
-                    reason=data["reason"],
-                    actor=request.user,
-                )
+            result = services.refund_record(
+                student=student,
+                amount=data["amount"],
+                method=data["method"],
+                reference=data["reference"],
+                reason=data["reason"],
+                actor=request.user,
+                idempotency_key=data["idempotency_key"],  # a double submit refunds once
+            )
         except ValidationError as error:
             add_service_errors(form, error)
         except Conflict as conflict:
-            form.add_error("amount" if conflict.code == "insufficient_credit" else None, str(conflict.detail))
+            field = "amount" if conflict.code == "insufficient_credit" else None
+            form.add_error(field, str(conflict.detail))
             status = 409
         else:
-            messages.success(request, f"{_money(refund.amount)} of account credit refunded for {student.full_name}.")
+            if result.created:
+                refunded = _money(result.refund.amount)
+                messages.success(request, f"{refunded} of account credit refunded for {student.full_name}.")
+            else:
+                messages.info(request, "This refund was already recorded (the form was sent twice).")
             return redirect("staff:finance-student-statement", pk=student.pk)
     context = {
         **staff_layout_context(request),
@@ -648,7 +698,7 @@ REPORTS = {
             ("invoice_number", "Invoice", "text"),
             ("issue_date", "Issued", "date"),
             ("due_date", "Due", "date"),
-            ("status", "Status", "text"),
+            ("status", "Status", "invoice_status"),
             ("student_number", "Student", "text"),
             ("student_name", "Student name", "text"),
             ("billed_to_name", "Billed to", "text"),
@@ -665,7 +715,7 @@ REPORTS = {
         "columns": [
             ("receipt_number", "Receipt", "text"),
             ("received_at", "Received", "datetime"),
-            ("method", "Method", "text"),
+            ("method", "Method", "method"),
             ("reference", "Reference", "text"),
             ("student_number", "Student", "text"),
             ("payer_name", "Payer", "text"),
@@ -691,7 +741,7 @@ REPORTS = {
         "period": True,
         "columns": [
             ("day", "Day", "date"),
-            ("method", "Method", "text"),
+            ("method", "Method", "method"),
             ("count", "Payments", "number"),
             ("amount", "Amount", "money"),
         ],
@@ -721,6 +771,14 @@ def _report_rows(slug: str, user, period: dict) -> list[dict]:
     if slug == "daily-collections":
         return reports.daily_collections(user=user, **period)
     return reports.monthly_revenue(user=user)
+
+
+# codes the report pages show by their label ("UPI", "Bank transfer"); the CSV keeps the code
+CODE_LABELS = {"method": dict(Payment.Method.choices), "invoice_status": dict(Invoice.Status.choices)}
+
+
+def _shown(value, kind: str):
+    return CODE_LABELS[kind].get(value, value) if kind in CODE_LABELS else value
 
 
 def _cell(value, kind: str):
@@ -759,7 +817,7 @@ def report_view(request):
         "report": report,
         "form": form,
         "columns": columns,
-        "table": [[(row.get(name), kind) for name, _label, kind in columns] for row in page.object_list],
+        "table": [[(_shown(row.get(name), kind), kind) for name, _label, kind in columns] for row in page.object_list],
         "page": page,
         "query": query_without(request, "page"),
         "csv_query": query_without(request, "page", "format"),

@@ -20,3 +20,6 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
 
 # Tasks run in-process in tests; tests marked celery_worker switch to the real broker.
 CELERY_TASK_ALWAYS_EAGER = True
+# ...and inline, not in a background thread (academy.common.background): a test sees the
+# finished job; tests of the thread turn this on (tests/finance/test_billing_run_background.py).
+BACKGROUND_TASKS_IN_THREAD = False

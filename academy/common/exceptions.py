@@ -1,4 +1,4 @@
-"""Errors a service raises, and the one API exception handler that maps them (API.md).
+"""Errors a service raises, and the one API exception handler that maps them (docs/api.md).
 
 - ``django.core.exceptions.ValidationError`` -> 400 with ``{field: [messages]}``
 - ``Conflict`` (a valid request the current state forbids) -> 409 ``{detail, code}``

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for any write (API.md): the same key with the same request answers
+"""``Idempotency-Key`` for any write (docs/api.md): the same key with the same request answers
 what the first request answered and writes nothing; the same key with another request
 is a 409 ``idempotency_key_reused``.
 

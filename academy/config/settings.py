@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "django_htmx",
-    # our apps, lowest layer first (see DESIGN.md)
+    # our apps, lowest layer first (see docs/rules.md, Layers)
     "academy.common",
     "academy",
     "notifications",
@@ -111,9 +111,15 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a writer instead of failing at once; WAL lets readers run beside it.
+    # Wait for a writer instead of failing at once; WAL lets readers run beside it. With
+    # WAL, synchronous=NORMAL syncs at checkpoints instead of at every commit: still
+    # never corrupt, at worst the last commits lost if the machine itself goes down.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -174,6 +180,10 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# Without a broker, long jobs queued through academy.common.background.task_queue (billing
+# runs) run in a thread of the web process, so the page that started one answers at once
+# and shows its progress; 0 runs them inside the request instead.
+BACKGROUND_TASKS_IN_THREAD = env.bool("BACKGROUND_TASKS_IN_THREAD", default=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -250,7 +260,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Academy API",
-    "DESCRIPTION": "REST API of the academy management system (see API.md).",
+    "DESCRIPTION": "REST API of the academy management system (see docs/api.md).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -4,6 +4,7 @@
 from rest_framework import serializers
 
 from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api.fields import MoneyField
 from academy.models import CurriculumLevel, CurriculumModule
 from academy.selectors import section_list
 from enrollment.models import Enrollment, WaitlistEntry
@@ -115,16 +116,12 @@ class EnrollmentCreateSerializer(InputSerializer):
     sessions_allocated = serializers.IntegerField(
         required=False, min_value=0, max_value=10_000, help_text="Default: the section's sessions from the start."
     )
-    enrollment_fee = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    enrollment_fee = MoneyField(
         min_value=0,
         required=False,
         help_text="Default: the location's ENROLLMENT fee structure for the course (0 if none).",
     )
-    session_rate = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
+    session_rate = MoneyField(
         min_value=0,
         required=False,
         help_text="Price per session; with a rate the session package is billed on the same invoice.",

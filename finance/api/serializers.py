@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from academy.api import SMALL_INT_MAX, InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
+from academy.api.fields import MoneyField
 from academy.selectors import academic_year_list, course_list, grade_level_list, location_list, program_list, term_list
 from families.selectors import guardians_visible_to, students_visible_to
 from finance.models import (
@@ -29,7 +30,7 @@ from finance.models import (
 from finance.selectors import fee_structure_list, fee_type_list, invoice_list
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
-POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
+POSITIVE_MONEY = {"min_value": Decimal("0.01")}  # of MoneyField: two places, 12 digits
 MAX_LINES = 50
 MAX_ALLOCATIONS = 50
 
@@ -499,7 +500,7 @@ class FeeStructureInputSerializer(InputSerializer):
     program = ScopedPrimaryKeyField(scope=lambda user: program_list(), required=False, allow_null=True)
     course = ScopedPrimaryKeyField(scope=lambda user: course_list(), required=False, allow_null=True)
     fee_type = ScopedPrimaryKeyField(scope=lambda user: fee_type_list())
-    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    amount = MoneyField(**POSITIVE_MONEY)
     frequency = _status("FeeFrequency", FeeStructure.Frequency.choices, required=False)
     due_days = serializers.IntegerField(min_value=0, max_value=SMALL_INT_MAX, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -515,7 +516,7 @@ class InvoiceLineInputSerializer(InputSerializer):
     fee_type = ScopedPrimaryKeyField(scope=lambda user: fee_type_list(), required=False, allow_null=True)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     quantity = serializers.IntegerField(min_value=1, max_value=SMALL_INT_MAX, required=False)
-    unit_amount = serializers.DecimalField(**POSITIVE_MONEY, required=False, allow_null=True)
+    unit_amount = MoneyField(**POSITIVE_MONEY, required=False, allow_null=True)
 
     def validate(self, attrs):
         if not attrs.get("fee_structure") and not attrs.get("fee_type"):
@@ -553,7 +554,7 @@ class NoteSerializer(InputSerializer):
 
 class AllocationInputSerializer(InputSerializer):
     invoice = ScopedPrimaryKeyField(scope=_visible_invoices)
-    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    amount = MoneyField(**POSITIVE_MONEY)
 
 
 class PaymentCreateSerializer(InputSerializer):
@@ -565,7 +566,7 @@ class PaymentCreateSerializer(InputSerializer):
     guardian = ScopedPrimaryKeyField(
         scope=_visible_guardians, required=False, allow_null=True, help_text="The paying guardian."
     )
-    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    amount = MoneyField(**POSITIVE_MONEY)
     method = _status("PaymentMethod", Payment.Method.choices)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     external_transaction_id = serializers.CharField(max_length=100, required=False, allow_blank=True, allow_null=True)
@@ -576,6 +577,12 @@ class PaymentCreateSerializer(InputSerializer):
         required=False,
         max_length=MAX_ALLOCATIONS,
         help_text="Where the money goes; without it, the oldest due invoices first. The rest becomes credit.",
+    )
+    confirm_overpayment = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Required (true) when the amount is above what is owed: the rest becomes account credit. "
+        "Without it such a payment is a 400 on `amount` saying what is owed.",
     )
 
     def validate(self, attrs):
@@ -593,7 +600,7 @@ class RefundCreateSerializer(InputSerializer):
     """Pay a student's account credit back to the family (never more than the credit)."""
 
     student = ScopedPrimaryKeyField(scope=_visible_students)
-    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    amount = MoneyField(**POSITIVE_MONEY)
     method = _status("PaymentMethod", Payment.Method.choices, help_text="How the money goes back.")
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     reason = serializers.CharField(max_length=300)
@@ -602,7 +609,7 @@ class RefundCreateSerializer(InputSerializer):
 class AdjustmentCreateSerializer(InputSerializer):
     invoice = ScopedPrimaryKeyField(scope=_visible_invoices, help_text="An open invoice.")
     kind = _status("AdjustmentKind", Adjustment.Kind.choices)
-    amount = serializers.DecimalField(**POSITIVE_MONEY)
+    amount = MoneyField(**POSITIVE_MONEY)
     reason = serializers.CharField(max_length=300)
 
 
@@ -696,7 +703,7 @@ class SessionPackageSellSerializer(InputSerializer):
 
     student = ScopedPrimaryKeyField(scope=_visible_students)
     sessions = serializers.IntegerField(min_value=1, max_value=1000)
-    price = serializers.DecimalField(**POSITIVE_MONEY)
+    price = MoneyField(**POSITIVE_MONEY)
     course = ScopedPrimaryKeyField(scope=lambda user: course_list(), required=False, allow_null=True)
     program = ScopedPrimaryKeyField(scope=lambda user: program_list(), required=False, allow_null=True)
     expires_on = serializers.DateField(required=False, allow_null=True)

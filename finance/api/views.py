@@ -1,4 +1,4 @@
-"""API views of the finance app (API.md): fee types and structures, invoices, append-only
+"""API views of the finance app (docs/api.md): fee types and structures, invoices, append-only
 payments and refunds, adjustments, billing runs, statements and reports.
 
 Every queryset comes from ``finance.selectors`` with the caller, so a parent sees only
@@ -37,6 +37,7 @@ from finance.filters import (
     InvoiceFilterSet,
     PaymentFilterSet,
     RefundFilterSet,
+    SessionPackageFilterSet,
 )
 from finance.models import Invoice, Payment, PaymentReversal, PaymentVerification, Refund, StudentAccount
 from finance.services.fees import fee_structure_save, fee_type_save
@@ -216,7 +217,9 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > KEY_MAX:
             raise ValidationError({"Idempotency-Key": [f"Use at most {KEY_MAX} characters."]})
-        fingerprint = request_fingerprint({"user": str(request.user.pk), "body": request.data}) if key else ""
+        # the confirmation is not part of what was paid: a retry with or without it replays
+        body = {name: value for name, value in request.data.items() if name != "confirm_overpayment"}
+        fingerprint = request_fingerprint({"user": str(request.user.pk), "body": body}) if key else ""
         result = services.payment_record(
             actor=request.user,
             amount=data["amount"],
@@ -232,6 +235,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             notes=data.get("notes", ""),
             idempotency_key=key,
             fingerprint=fingerprint,
+            confirm_overpayment=data["confirm_overpayment"],
         )
         if not result.created:
             response = self.respond(result.payment, status=201)
@@ -309,15 +313,15 @@ class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
     @idempotent
     def create(self, request, *args, **kwargs):
         data = self.validated_input()
-        refund = services.refund_record(
+        result = services.refund_record(
             student=data["student"],
             amount=data["amount"],
             method=data["method"],
             reference=data.get("reference", ""),
             reason=data["reason"],
             actor=request.user,
-        )
-        return self.respond(refund, status=201)
+        )  # the Idempotency-Key header is the decorator's: it stores and replays the answer
+        return self.respond(result.refund, status=201)
 
 
 # --- adjustments ----------------------------------------------------------------------
@@ -433,39 +437,6 @@ class StudentStatementView(StatementView):
         return Response(api.StudentStatementSerializer(statement).data)
 
 
-def family_statement_data(statement) -> dict:
-    """The family statement as one list of entries by date (the balance is the family's)
-    and each child's opening and closing balance."""
-    balance = statement.opening_balance
-    entries = []
-    dated = [(line, s.student) for s in statement.statements for line in s.lines]
-    for line, student in sorted(dated, key=lambda item: item[0].date):  # stable: each child's order stays
-        balance += line.debit - line.credit
-        entries.append(
-            {
-                "date": line.date,
-                "description": line.description,
-                "kind": line.kind,
-                "debit": line.debit,
-                "credit": line.credit,
-                "balance": balance,
-                "student": student,
-            }
-        )
-    return {
-        "guardian": statement.guardian,
-        "date_from": statement.date_from,
-        "date_to": statement.date_to,
-        "opening_balance": statement.opening_balance,
-        "entries": entries,
-        "children": [
-            {"student": s.student, "opening_balance": s.opening_balance, "closing_balance": s.closing_balance}
-            for s in statement.statements
-        ],
-        "closing_balance": statement.closing_balance,
-    }
-
-
 class GuardianStatementView(StatementView):
     """The family statement: every child the guardian is financially responsible for
     (those the caller may see), with the family's opening and closing balance."""
@@ -483,14 +454,14 @@ class GuardianStatementView(StatementView):
         statement = selectors.statement_for_guardian_seen_by(guardian=guardian, user=request.user, **period)
         if self.wants_pdf(request):
             return file_response(documents.statement_pdf(statement), filename=f"{guardian.guardian_number}.pdf")
-        return Response(api.FamilyStatementSerializer(family_statement_data(statement)).data)
+        return Response(api.FamilyStatementSerializer(selectors.family_statement_data(statement)).data)
 
 
 # --- reports --------------------------------------------------------------------------
 
 
 class ReportView(GenericAPIView):
-    """Base of the finance reports (seed 003): rows scoped to the caller's locations, as
+    """Base of the finance reports (docs/rules.md, Money): rows scoped to the caller's locations, as
     paginated JSON or, with ``?format=csv``, a streamed CSV of every row. For finance
     staff and administrators (``finance.view_studentaccount``)."""
 
@@ -704,7 +675,7 @@ class SessionPackageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ap
 
     serializer_class = api.SessionPackageSerializer
     create_serializer_class = api.SessionPackageSellSerializer
-    filterset_class = None
+    filterset_class = SessionPackageFilterSet
     parent_readable = True
     http_method_names = ["get", "post", "head", "options"]
 

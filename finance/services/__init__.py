@@ -13,6 +13,7 @@ from finance.services.invoices import (
 )
 from finance.services.payments import (
     PaymentResult,
+    RefundResult,
     payment_record,
     payment_reverse,
     payment_verify,
@@ -22,6 +23,7 @@ from finance.services.payments import (
 __all__ = [
     "LineSpec",
     "PaymentResult",
+    "RefundResult",
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",

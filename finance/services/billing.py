@@ -1,6 +1,8 @@
 """Billing runs: one period's invoices for a whole location, in bulk."""
 
+import math
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -10,6 +12,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from academy.common.background import task_queue
 from academy.common.money import money
 from academy.common.numbering import INVOICE_NUMBERS, number_block
 from academy.common.registry import enrolled_in
@@ -27,7 +30,9 @@ from finance.services.bulk import copy_columns, copy_supported, rows_copy
 from finance.services.ledger import ZERO, accounts_lock, actor_or_none, credit_apply, invoice_refresh_status
 from students.models import Student
 
-CHUNK = 2000  # students per transaction
+CHUNK = 2000  # students per transaction, at most
+MIN_CHUNK = 25  # ... and at least (a small run is quick anyway)
+PROGRESS_STEPS = 20  # a larger run commits (and shows) its progress about this many times
 
 
 @transaction.atomic
@@ -62,9 +67,11 @@ def billing_run_start(
 
 
 def _queue(run_pk) -> None:
+    """On a worker; without a broker in a background thread, so the page that started
+    the run answers at once and polls its progress (``academy.common.background``)."""
     from finance.tasks import billing_run_task
 
-    billing_run_task.delay(str(run_pk))
+    task_queue(billing_run_task, str(run_pk))
 
 
 def _structures(run: BillingRun) -> list[FeeStructure]:
@@ -95,9 +102,17 @@ def _billed_to(student_ids) -> dict:
     return {student_id: guardian_id for student_id, (_rank, guardian_id) in best.items()}
 
 
-def billing_run_execute(*, run_pk) -> BillingRun:
-    """Process a run chunk by chunk (one transaction each, accounts locked). Safe to run
-    again after a crash: students already billed for the period are skipped."""
+def billing_run_chunk_size(total: int) -> int:
+    """Students per chunk: about ``PROGRESS_STEPS`` chunks, so the progress a poll reads
+    moves in steps, with ``MIN_CHUNK`` to ``CHUNK`` students per transaction."""
+    return max(1, min(CHUNK, max(MIN_CHUNK, math.ceil(total / PROGRESS_STEPS))))
+
+
+def billing_run_execute(*, run_pk, progress: Callable[[BillingRun], None] | None = None) -> BillingRun:
+    """Process a run chunk by chunk (one transaction each, accounts locked); each chunk
+    commits its invoices with the run's progress, so a poll sees the run advance.
+    ``progress``, if given, is called after each chunk with the run as committed. Safe
+    to run again after a crash: students already billed for the period are skipped."""
     run = BillingRun.objects.get(pk=run_pk)
     if run.status == BillingRun.Status.COMPLETED:
         return run
@@ -117,9 +132,12 @@ def billing_run_execute(*, run_pk) -> BillingRun:
         amount_billed=0,
         error="",
     )
+    size = billing_run_chunk_size(len(student_ids))
     try:
-        for start in range(0, len(student_ids), CHUNK):
-            _bill_chunk(run, structures, student_ids[start : start + CHUNK])
+        for start in range(0, len(student_ids), size):
+            _bill_chunk(run, structures, student_ids[start : start + size])
+            if progress is not None:
+                progress(BillingRun.objects.get(pk=run.pk))
     except Exception as error:
         BillingRun.objects.filter(pk=run.pk).update(
             status=BillingRun.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
@@ -155,6 +173,7 @@ INVOICE_COLUMNS = (
     "cancelled_at",
     "cancel_reason",
     "created_by_id",
+    "billing_run_id",
 )
 HISTORY_COLUMNS = (*INVOICE_COLUMNS, "history_date", "history_change_reason", "history_type", "history_user_id")
 LINE_COLUMNS = (
@@ -274,6 +293,7 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
                 None,
                 "",
                 user_id,
+                run.pk,
             )
         )
         account = accounts[str(pk)]

@@ -10,7 +10,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from academy.common.exceptions import Conflict
-from academy.common.money import money
+from academy.common.money import money, money_parse
 from academy.common.numbering import INVOICE_NUMBERS, number_next
 from academy.common.services import record_history
 from families.selectors import guardian_billed_for
@@ -37,14 +37,23 @@ class LineSpec:
     fee_structure: FeeStructure | None = None
 
 
-def _line(spec: LineSpec, index: int) -> InvoiceLine:
+def _line(spec: LineSpec, index: int, *, location_id) -> InvoiceLine:
+    """One line of an invoice of ``location_id``: a fee structure must be that location's."""
     structure = spec.fee_structure
     fee_type = spec.fee_type or (structure.fee_type if structure else None)
     errors = {}
+    if structure is not None and structure.location_id != location_id:
+        errors[f"lines[{index}].fee_structure"] = [
+            f"This fee structure is for {structure.location.name}: choose one of the student's location."
+        ]
     if fee_type is None:
         errors[f"lines[{index}].fee_type"] = ["A line needs a fee type or a fee structure."]
     try:
-        unit = money(spec.unit_amount if spec.unit_amount is not None else structure.amount if structure else "0")
+        given = money_parse(spec.unit_amount) if isinstance(spec.unit_amount, str) else spec.unit_amount
+        unit = money(given if given is not None else structure.amount if structure else "0")
+    except ValidationError as error:  # typed text that is not a plain decimal
+        unit = None
+        errors[f"lines[{index}].unit_amount"] = error.messages
     except (InvalidOperation, TypeError, ValueError):
         unit = None
         errors[f"lines[{index}].unit_amount"] = ["Enter an amount such as 150.00."]
@@ -81,10 +90,11 @@ def invoice_issue(
     carried_from: Invoice | None = None,
 ) -> Invoice:
     """Issue an invoice: number, lines, one ledger entry per line, then any account
-    credit is applied to it at once."""
+    credit is applied to it at once. A line's fee structure must be of the student's
+    location (the invoice's): another's is an error on ``lines[i].fee_structure``."""
     if not lines:
         raise ValidationError({"lines": ["An invoice needs at least one line."]})
-    built = [_line(spec, index) for index, spec in enumerate(lines)]
+    built = [_line(spec, index, location_id=student.location_id) for index, spec in enumerate(lines)]
     accounts = accounts_lock([student.pk])
     account = accounts[str(student.pk)]
     billed_to = billed_to or guardian_billed_for(student=student)

@@ -1,4 +1,4 @@
-"""Session packages (seed 000 ``sessions_purchased / used / remaining``): N sessions
+"""Session packages (docs/rules.md, Session packages): N sessions
 sold to a student as one invoice line, then consumed by attendance.
 
 Locks, always in this order: the student's account (``accounts_lock``), then the

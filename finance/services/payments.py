@@ -12,7 +12,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from academy.common.exceptions import Conflict
-from academy.common.money import money
+from academy.common.idempotency import idempotency_answer, idempotency_claim, request_fingerprint
+from academy.common.money import money, money_format, money_parse
 from academy.common.numbering import RECEIPT_NUMBERS, number_next
 from families.models import Guardian
 from families.selectors import students_paid_for_by
@@ -51,6 +52,11 @@ class PaymentResult:
 
 
 def _amount(value, field: str = "amount") -> Decimal:
+    if isinstance(value, str):  # typed text: plain decimals only, as every money input
+        try:
+            value = money_parse(value)
+        except ValidationError as error:
+            raise ValidationError({field: error.messages}) from None
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
@@ -93,22 +99,22 @@ def payment_record(
     notes: str = "",
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    confirm_overpayment: bool = False,
 ) -> PaymentResult:
     """Record money received for a student, or for a family (``payer`` only: spread over
     every child the guardian pays for). Allocated oldest due first unless ``allocations``
     says otherwise; anything beyond the open invoices becomes account credit. Cheques and
     bank transfers wait for ``payment_verify`` before they reach the ledger.
 
-    With ``idempotency_key``, a repeated request returns the first payment; the same key
-    with a different request is a conflict."""
-    if idempotency_key:
-        # two columns first (the usual answer is "no such key"), the payment on a hit
-        seen = Payment.objects.filter(idempotency_key=idempotency_key).values_list("pk", "request_fingerprint").first()
-        if seen is not None:
-            pk, seen_fingerprint = seen
-            if seen_fingerprint != fingerprint:
-                raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
-            return PaymentResult(Payment.objects.get(pk=pk), created=False)
+    An amount above what is owed (the balances of the paying students' accounts) is
+    refused unless ``confirm_overpayment``: an error on ``amount`` (code
+    ``overpayment_unconfirmed``) naming what is owed and the credit it would leave.
+
+    With ``idempotency_key``, a repeated request returns the first payment (whether or
+    not it is confirmed again); the same key with a different request is a conflict."""
+    replay = _payment_replay(idempotency_key, fingerprint)
+    if replay is not None:
+        return replay
     amount = _amount(amount)
     _check_method(method)
     if received_at is not None and received_at > timezone.now() + RECEIVED_AT_LEEWAY:
@@ -117,6 +123,16 @@ def payment_record(
         raise ValidationError({"student": ["Name the student or the paying guardian."]})
     students = _payment_students(student=student, payer=payer)
     accounts = accounts_lock([s.pk for s in students])
+    if not confirm_overpayment:
+        try:
+            _check_overpayment(amount, accounts.values(), family=student is None)
+        except ValidationError:
+            # a concurrent request with the same key may have paid while this one waited
+            # for the account lock: then it is a replay, not an overpayment
+            replay = _payment_replay(idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
+            raise
     external_transaction_id = (external_transaction_id or "").strip() or None
     if external_transaction_id and Payment.objects.filter(external_transaction_id=external_transaction_id).exists():
         raise Conflict("A payment with this external transaction id is already recorded.", code="duplicate_transaction")
@@ -173,11 +189,52 @@ def payment_record(
                 payer=payer,
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
+                confirm_overpayment=True,  # a replay of the payment that won
             )
         raise Conflict(
             "A payment with this external transaction id is already recorded.", code="duplicate_transaction"
         ) from None
     return PaymentResult(payment, created=True, allocations=moved[0] if moved is not None else [])
+
+
+def _payment_replay(idempotency_key: str | None, fingerprint: str) -> PaymentResult | None:
+    """The payment an earlier request with ``idempotency_key`` recorded (409 when that
+    request was another one), or ``None``."""
+    if not idempotency_key:
+        return None
+    # two columns first (the usual answer is "no such key"), the payment on a hit
+    seen = Payment.objects.filter(idempotency_key=idempotency_key).values_list("pk", "request_fingerprint").first()
+    if seen is None:
+        return None
+    pk, seen_fingerprint = seen
+    if seen_fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+    return PaymentResult(Payment.objects.get(pk=pk), created=False)
+
+
+def payment_owed(accounts) -> Decimal:
+    """What a payment for these (locked) student accounts can pay: each account's
+    balance, a child's credit not counted against a sibling's debt."""
+    return sum((max(account.balance, ZERO) for account in accounts), ZERO)
+
+
+def _check_overpayment(amount: Decimal, accounts, *, family: bool) -> None:
+    owed = payment_owed(accounts)
+    if amount <= owed:
+        return
+    who = "the family" if family else "the student"
+    owing = f"{who.capitalize()} owes {money_format(owed)}" if owed > ZERO else f"Nothing is owed for {who}"
+    raise ValidationError(
+        {
+            "amount": [
+                ValidationError(
+                    f"{owing}: this payment would leave {money_format(amount - owed)} as account credit. "
+                    "Confirm the overpayment to record it.",
+                    code="overpayment_unconfirmed",
+                )
+            ]
+        }
+    )
 
 
 class _LostRace(Exception):
@@ -391,13 +448,46 @@ def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
     return reversal
 
 
+@dataclass
+class RefundResult:
+    # the refund the call recorded, or the one an earlier call with the same key recorded
+    # (``None`` only for a key claimed before refunds stored their id with it)
+    refund: Refund | None
+    created: bool  # False when the idempotency key replayed an earlier call
+
+
+REFUND_SCOPE = "refund {student}"
+
+
 @transaction.atomic
-def refund_record(*, student: Student, amount, method: str, reason: str, actor, reference: str = "") -> Refund:
-    """Pay account credit back to the family (never more than the credit)."""
+def refund_record(
+    *,
+    student: Student,
+    amount,
+    method: str,
+    reason: str,
+    actor,
+    reference: str = "",
+    idempotency_key: str | None = None,
+) -> RefundResult:
+    """Pay account credit back to the family (never more than the credit).
+
+    With ``idempotency_key`` (the staff form makes one when it is shown), the key is
+    claimed for ``actor`` and the student in this transaction: the same key with the same
+    refund answers the first refund and refunds nothing more; with another refund it is
+    a 409 ``idempotency_key_reused``. A refused refund leaves the key unclaimed."""
     amount = _amount(amount)
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["Say why the credit is refunded."]})
     _check_method(method)
+    scope = REFUND_SCOPE.format(student=student.pk)
+    if idempotency_key:
+        request = {"amount": str(amount), "method": method, "reference": (reference or "").strip(), "reason": reason}
+        earlier = idempotency_claim(
+            user=actor, scope=scope, key=idempotency_key, fingerprint=request_fingerprint(request)
+        )
+        if earlier is not None:
+            return RefundResult(Refund.objects.filter(pk=(earlier.body or {}).get("refund")).first(), created=False)
     accounts = accounts_lock([student.pk])
     available = credit_available(student.pk)
     if amount > available:
@@ -437,4 +527,6 @@ def refund_record(*, student: Student, amount, method: str, reason: str, actor, 
         actor=actor,
         refund=refund,
     )
-    return refund
+    if idempotency_key:
+        idempotency_answer(user=actor, scope=scope, key=idempotency_key, status_code=201, body={"refund": refund.pk})
+    return RefundResult(refund, created=True)

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on every API write that creates money or starts a job (API.md):
+"""``Idempotency-Key`` on every API write that creates money or starts a job (docs/api.md):
 invoices, adjustments, billing runs, session packages and refunds (payments keep their
 own key, tests/finance/test_api_payments.py). The same key and body answer the first
 response and write nothing; the same key with another body is 409

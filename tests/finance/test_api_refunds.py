@@ -33,14 +33,18 @@ def refunded(money):
     """The child pays 150.00 on 110.00 open (40.00 of credit), 10.00 of which is refunded;
     the other family's child pays 30.00 with nothing open and has 5.00 refunded."""
     cashier = money.users["finance"]
-    services.payment_record(actor=cashier, student=money.child, amount="150.00", method="cash")
-    services.payment_record(actor=cashier, student=money.other_child, amount="110.00", method="cash")
+    services.payment_record(
+        actor=cashier, student=money.child, amount="150.00", method="cash", confirm_overpayment=True
+    )
+    services.payment_record(
+        actor=cashier, student=money.other_child, amount="110.00", method="cash", confirm_overpayment=True
+    )
     refund = services.refund_record(
         student=money.child, amount="10.00", method="cash", reason="Overpaid", actor=cashier
-    )
+    ).refund
     other_refund = services.refund_record(
         student=money.other_child, amount="5.00", method="cash", reason="Overpaid", actor=cashier
-    )
+    ).refund
     money.refund, money.other_refund = refund, other_refund
     return money
 
@@ -162,7 +166,9 @@ def test_the_list_filters_by_student_and_shows_money_as_strings(refunded, as_use
 def _grow(money, count: int) -> None:
     for _ in range(count):
         student = StudentFactory(location=money.location)
-        services.payment_record(actor=money.users["finance"], student=student, amount="20.00", method="cash")
+        services.payment_record(
+            actor=money.users["finance"], student=student, amount="20.00", method="cash", confirm_overpayment=True
+        )
         services.refund_record(student=student, amount="5.00", method="cash", reason="x", actor=money.users["finance"])
 
 

@@ -71,7 +71,7 @@ def test_running_the_same_period_twice_creates_nothing_new(
 
 def test_account_credit_pays_the_new_invoices(billed_location, cashier, django_capture_on_commit_callbacks):
     location, students = billed_location
-    services.payment_record(actor=cashier, student=students[0], amount="50.00", method="cash")
+    services.payment_record(actor=cashier, student=students[0], amount="50.00", method="cash", confirm_overpayment=True)
     with django_capture_on_commit_callbacks(execute=True):
         run_period(location, cashier)
     invoice = Invoice.objects.get(student=students[0])

@@ -46,9 +46,13 @@ def paid_student(db, student, cashier):
 def every_money_record(paid_student, cashier, approver):
     """At least one row in each append-only table: a cash payment with its allocation
     and ledger entries, a verified cheque, a reversed payment and a refund of credit."""
-    cheque = services.payment_record(actor=cashier, student=paid_student, amount="40", method="cheque").payment
+    cheque = services.payment_record(
+        actor=cashier, student=paid_student, amount="40", method="cheque", confirm_overpayment=True
+    ).payment
     services.payment_verify(payment=cheque, actor=approver, cleared=True)  # 40.00 of credit
-    mistake = services.payment_record(actor=cashier, student=paid_student, amount="5", method="cash").payment
+    mistake = services.payment_record(
+        actor=cashier, student=paid_student, amount="5", method="cash", confirm_overpayment=True
+    ).payment
     services.payment_reverse(payment=mistake, actor=approver, reason="Entered twice")
     services.refund_record(student=paid_student, amount="15", method="cash", reason="Overpaid", actor=cashier)
     return paid_student

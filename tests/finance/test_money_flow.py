@@ -39,7 +39,9 @@ def test_issuing_an_invoice_numbers_it_and_posts_each_line(student, cashier):
 def test_a_payment_pays_the_oldest_due_invoice_first_and_keeps_the_rest_as_credit(student, cashier):
     older = issue(student, "100.00", due_date=datetime.date.today() + datetime.timedelta(days=5))
     newer = issue(student, "80.00", due_date=datetime.date.today() + datetime.timedelta(days=30))
-    result = services.payment_record(actor=cashier, student=student, amount="200.00", method="cash")
+    result = services.payment_record(
+        actor=cashier, student=student, amount="200.00", method="cash", confirm_overpayment=True
+    )
     older.refresh_from_db()
     newer.refresh_from_db()
     assert result.payment.receipt_number.startswith("RCT-")
@@ -131,7 +133,9 @@ def test_a_rejected_transfer_never_reaches_the_ledger(student, cashier, approver
 
 def test_a_reversal_reopens_the_invoice_and_keeps_the_original_payment(student, cashier):
     invoice = issue(student, "100.00")
-    payment = services.payment_record(actor=cashier, student=student, amount="120", method="cash").payment
+    payment = services.payment_record(
+        actor=cashier, student=student, amount="120", method="cash", confirm_overpayment=True
+    ).payment
     services.payment_reverse(payment=payment, actor=cashier, reason="recorded for the wrong family")
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING and invoice.paid_date is None and invoice.amount_paid == 0
@@ -145,7 +149,7 @@ def test_a_reversal_reopens_the_invoice_and_keeps_the_original_payment(student, 
 
 def test_credit_can_be_refunded_but_never_more_than_the_credit(student, cashier):
     issue(student, "100.00")
-    services.payment_record(actor=cashier, student=student, amount="150", method="cash")
+    services.payment_record(actor=cashier, student=student, amount="150", method="cash", confirm_overpayment=True)
     with pytest.raises(Conflict) as error:
         services.refund_record(student=student, amount="60", method="cash", reason="overpaid", actor=cashier)
     assert error.value.code == "insufficient_credit"
@@ -187,6 +191,7 @@ def test_an_idempotency_key_never_records_a_payment_twice(student, cashier):
 
 
 def test_an_external_transaction_id_is_recorded_once(student, cashier):
+    issue(student, "20.00")  # owed: no confirmation asked
     services.payment_record(actor=cashier, student=student, amount="10", method="online", external_transaction_id="tx1")
     with pytest.raises(Conflict) as error:
         services.payment_record(

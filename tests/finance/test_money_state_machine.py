@@ -74,7 +74,7 @@ def sum_of(queryset, field="amount") -> D:
 
 
 def expected_balance(student_id) -> D:
-    """The balance derived from the source records alone (DESIGN.md "Money"): what was
+    """The balance derived from the source records alone (docs/rules.md, Money): what was
     invoiced and not voided, adjusted by the approved adjustments on those invoices, less
     the payment money that reached the account, plus what was reversed or refunded."""
     live = Invoice.objects.filter(student_id=student_id).exclude(status=Invoice.Status.CANCELLED)
@@ -259,7 +259,12 @@ def money_machine(location, *, amounts, committed: bool):
             student = self.student(who)
             payer = self.guardian if family else None
             result = services.payment_record(
-                actor=cashier, amount=amount, method="cash", student=None if family else student, payer=payer
+                actor=cashier,
+                amount=amount,
+                method="cash",
+                student=None if family else student,
+                payer=payer,
+                confirm_overpayment=True,  # the books, not the confirmation, are tested here
             )
             assert result.created and result.payment.amount == amount
             self.payment_ids.append(result.payment.pk)
@@ -274,7 +279,12 @@ def money_machine(location, *, amounts, committed: bool):
             allocations = [(self.invoice(i), a) for i, a in picks]
             outcome = self.refused(
                 lambda: services.payment_record(
-                    actor=cashier, amount=amount, method="cash", student=student, allocations=allocations
+                    actor=cashier,
+                    amount=amount,
+                    method="cash",
+                    student=student,
+                    allocations=allocations,
+                    confirm_overpayment=True,
                 ),
                 ValidationError,
             )
@@ -311,6 +321,7 @@ def money_machine(location, *, amounts, committed: bool):
                 student=None if family else student,
                 payer=self.guardian if family else None,
                 reference=f"CHQ-{next(_serial)}",
+                confirm_overpayment=True,
             )
             assert result.payment.requires_verification
             assert not PaymentAllocation.objects.filter(payment=result.payment).exists()  # not on the ledger yet

@@ -38,7 +38,14 @@ def test_a_payment_sends_a_receipt_by_email_after_commit(student, cashier, djang
 def test_a_cheque_receipt_says_it_waits_for_clearing_and_goes_by_sms_when_asked(student, cashier):
     guardian = _guardian(student)
     Guardian.objects.filter(pk=guardian.pk).update(preferred_communication="sms")
-    payment_record(student=student, amount=Decimal("20.00"), method="cheque", reference="CHQ 1", actor=cashier)
+    payment_record(
+        student=student,
+        amount=Decimal("20.00"),
+        method="cheque",
+        reference="CHQ 1",
+        actor=cashier,
+        confirm_overpayment=True,
+    )
     notification = Notification.objects.get(kind="payment_received")
     assert "once the cheque has cleared" in notification.message
     assert list(Delivery.objects.filter(notification=notification).values_list("channel", "address")) == [
@@ -48,7 +55,7 @@ def test_a_cheque_receipt_says_it_waits_for_clearing_and_goes_by_sms_when_asked(
 
 def test_a_suspended_guardian_is_not_sent_a_receipt(student, cashier):
     Guardian.objects.filter(pk=_guardian(student).pk).update(account_status="suspended")
-    payment_record(student=student, amount=Decimal("20.00"), method="cash", actor=cashier)
+    payment_record(student=student, amount=Decimal("20.00"), method="cash", actor=cashier, confirm_overpayment=True)
     assert not Delivery.objects.exists()
     assert Payment.objects.count() == 1  # the payment itself is recorded all the same
 

@@ -119,7 +119,7 @@ def test_a_lost_idempotency_race_rolls_back_the_invoice_and_the_number(money, mo
 @pytest.mark.parametrize(
     "body",
     [
-        {"amount": "200.00", "method": "cash"},  # its invoice and then account credit
+        {"amount": "200.00", "method": "cash", "confirm_overpayment": True},  # its invoice and then account credit
         {"amount": "30.00", "method": "cheque"},  # nothing allocated until it clears
     ],
 )
@@ -133,7 +133,7 @@ def test_the_answer_to_a_new_payment_is_the_payment_as_read_back(money, as_user,
 
 def test_the_answer_to_a_family_payment_is_the_payment_as_read_back(money, as_user):
     client = as_user("finance")
-    body = {"guardian": str(money.guardian.pk), "amount": "500.00", "method": "card"}
+    body = {"guardian": str(money.guardian.pk), "amount": "500.00", "method": "card", "confirm_overpayment": True}
     response = client.post(f"{V1}/payments/", body, format="json")
     assert response.status_code == 201 and len(response.json()["allocations"]) >= 2
     assert client.get(f"{V1}/payments/{response.json()['id']}/").json() == response.json()

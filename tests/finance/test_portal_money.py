@@ -234,7 +234,9 @@ def test_a_paid_invoice_leaves_the_open_list(client, family, parent, family_mone
 
 
 def test_account_credit_is_shown_as_credit(client, family, parent, cashier):
-    payment_record(actor=cashier, amount=Decimal("40.00"), method="cash", student=family[1][0])
+    payment_record(
+        actor=cashier, amount=Decimal("40.00"), method="cash", student=family[1][0], confirm_overpayment=True
+    )
     client.force_login(parent)
     html = client.get("/portal/money/").content.decode()
     assert "Family credit" in html

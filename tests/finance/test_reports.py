@@ -30,7 +30,9 @@ def books(location, cashier):
     services.payment_record(actor=cashier, student=anna, amount="30", method="cash", received_at=at(TODAY))
     issue(ben, "80.00")
     services.payment_record(actor=cashier, student=ben, amount="80", method="card", received_at=at(TODAY))
-    cheque = services.payment_record(actor=cashier, student=ben, amount="10", method="cheque").payment
+    cheque = services.payment_record(
+        actor=cashier, student=ben, amount="10", method="cheque", confirm_overpayment=True
+    ).payment
     return location, north, anna, ben, cheque
 
 

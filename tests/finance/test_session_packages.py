@@ -1,4 +1,4 @@
-"""Session packages (seed 000): selling issues an invoice, attendance uses sessions,
+"""Session packages (docs/rules.md): selling issues an invoice, attendance uses sessions,
 corrections give them back, and the database keeps the counts consistent."""
 
 import threading

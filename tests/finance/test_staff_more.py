@@ -187,7 +187,7 @@ def test_an_adjustment_requested_from_the_invoice_waits_in_the_queue(money):
     [
         ({"kind": "discount", "amount": "0", "reason": "x"}, "amount", "The amount must be greater than zero."),
         ({"kind": "discount", "amount": "-5.00", "reason": "x"}, "amount", "The amount must be greater than zero."),
-        ({"kind": "discount", "amount": "abc", "reason": "x"}, "amount", "Enter a number."),
+        ({"kind": "discount", "amount": "abc", "reason": "x"}, "amount", "Enter an amount such as 150.00."),
         ({"kind": "discount", "amount": "5.00", "reason": ""}, "reason", "This field is required."),
         ({"kind": "bonus", "amount": "5.00", "reason": "x"}, "kind", "Select a valid choice."),
     ],
@@ -393,7 +393,9 @@ def test_a_family_cheque_waits_in_the_queue_too(money):
 @pytest.fixture
 def credit(money):
     """The child pays 150.00 on 110.00 open: 40.00 of account credit."""
-    payment_record(actor=money.users["finance"], student=money.child, amount="150.00", method="cash")
+    payment_record(
+        actor=money.users["finance"], student=money.child, amount="150.00", method="cash", confirm_overpayment=True
+    )
     assert credit_available(money.child.pk) == Decimal("40.00")
     return Decimal("40.00")
 

@@ -88,8 +88,8 @@ def test_the_same_key_with_another_amount_is_refused(money):
     [
         ("-5.00", "The amount must be greater than zero."),
         ("0", "The amount must be greater than zero."),
-        ("12.345", "Ensure that there are no more than 2 decimal places."),
-        ("lots", "Enter a number."),
+        ("12.345", "Use at most 2 decimal places."),
+        ("lots", "Enter an amount such as 150.00."),
     ],
 )
 def test_an_invalid_amount_is_a_field_error_and_writes_nothing(amount, message, money):
