@@ -3,19 +3,26 @@
 - every environment: the role groups and their permissions, the grade ladder and a
   current academic year (reference data);
 - ``dev`` and ``test`` only: locations and facilities, the demo staff logins, the
-  programmes with their courses and curricula, sections and their first class sessions.
+  programmes with their courses and curricula, sections and their class sessions.
   ``dev`` is the full demo academy, ``test`` a small deterministic subset.
 
-Every record is looked up by its natural key and created through the services only when
-it is missing; what exists is left as it is (an academy may have edited it), so running
-the seed twice changes nothing.
+``test`` is fixed to the 2025-26 year. ``dev`` is dated from the day it runs
+(``timezone.localdate()``, which ``seed --today`` moves): the academic year and the term
+that contain that day, class sessions in the weeks around it. Every record is looked up
+by its natural key and created through the services only when it is missing; what
+exists is left as it is (an academy may have edited it, and a demo seeded last month
+keeps its dates), so running the seed twice, on the same day or a later one, changes
+nothing.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import models
 from django.utils import timezone
 
@@ -63,7 +70,7 @@ DEMO_LOGINS = (
     DemoLogin("admin", "Academy admin and superuser: everything, including the Django admin at /admin/"),
     DemoLogin("office", "Office staff: students, guardians and classes at every location"),
     DemoLogin("finance", "Finance: fees, invoices and payments; reads students and their families"),
-    DemoLogin("instructor", "Instructor: classes and students; teaches the swim sections at Springfield Main"),
+    DemoLogin("instructor", "Instructor: teaches swim sections at Springfield Main, with a class every day"),
     DemoLogin("parent", "Parent portal: Sarah Johnson, mother of Emma and Liam (two children)"),
     DemoLogin("parent2", "Parent portal: Maria Garcia, mother of Sofia (one child)"),
 )
@@ -88,6 +95,14 @@ def ensure(model: type[models.Model], lookup: dict, defaults: dict | None = None
     if instance is not None:
         return instance, False
     return structure_save(instance=model(**lookup), data=dict(defaults or {})), True
+
+
+@functools.cache
+def _password_hash(password: str, hasher: str) -> str:
+    """One hash for every demo login with the same password (and the same preferred
+    ``hasher``): hashing is slow by design, about 0.3 s each, and the demo's password
+    is published anyway."""
+    return make_password(password)
 
 
 def demo_user_ensure(
@@ -115,7 +130,7 @@ def demo_user_ensure(
             is_staff=superuser,
         )
         if password:
-            user.set_password(password)
+            user.password = _password_hash(password, settings.PASSWORD_HASHERS[0])
         else:
             user.set_unusable_password()
         user.full_clean()
@@ -144,12 +159,40 @@ class Tally:
 # --- reference data (every environment) -----------------------------------------------
 
 GRADE_LADDER = (("Kindergarten", 0), *((f"Grade {number}", number) for number in range(1, 13)))
-DEMO_YEAR = ("2025-26", date(2025, 8, 1), date(2026, 7, 31))
-YEAR_START_MONTH = 8  # a production install's first year runs August to July
+TEST_YEAR = ("2025-26", date(2025, 8, 1), date(2026, 7, 31))  # the fixed year of ``seed --env test``
+YEAR_START_MONTH = 8  # an academic year runs August to July (a production install's first, the demo's)
 
 
 def grade_name(order: int) -> str:
     return {order: name for name, order in GRADE_LADDER}[order]
+
+
+def academic_year_span(day: date) -> tuple[str, date, date]:
+    """The name, first and last day of the August-to-July academic year containing ``day``."""
+    first = day.year if day.month >= YEAR_START_MONTH else day.year - 1
+    return (
+        f"{first}-{(first + 1) % 100:02d}",
+        date(first, YEAR_START_MONTH, 1),
+        date(first + 1, YEAR_START_MONTH, 1) - timedelta(days=1),
+    )
+
+
+def demo_year(env: str) -> AcademicYear | None:
+    """The academic year the demo of ``env`` lives in: ``test``'s fixed 2025-26; for
+    ``dev`` the current year (the one the ``academic year and terms`` step found or
+    created around the seed's day)."""
+    if env == "dev":
+        return AcademicYear.objects.filter(is_current=True).first()
+    return AcademicYear.objects.filter(name=TEST_YEAR[0]).first()
+
+
+def demo_term(year: AcademicYear | None, day: date) -> Term | None:
+    """The term of ``year`` containing ``day``, else its first term (a demo seeded in
+    another year, or on a day between terms, still has one to fill)."""
+    if year is None:
+        return None
+    terms = list(year.terms.order_by("start_date"))
+    return next((term for term in terms if term.start_date <= day <= term.end_date), terms[0] if terms else None)
 
 
 @seed_step("roles and permissions")
@@ -186,17 +229,26 @@ def seed_grade_levels(env: str, log: Log) -> None:
 
 @seed_step("academic year and terms")
 def seed_academic_year(env: str, log: Log) -> None:
+    """``prod``: the year containing today, made current, unless there are years.
+    ``test``: 2025-26 and two terms. ``dev``: the current year if there is one (a demo
+    seeded earlier keeps its year), else the year containing the seed's day, made
+    current; then its three terms, which together cover the whole year, so the seed's
+    day always falls in one."""
     if env == "prod":
         _seed_production_year(log)
         return
     tally = Tally()
-    name, start, end = DEMO_YEAR
-    year, created = ensure(AcademicYear, {"name": name}, {"start_date": start, "end_date": end})
+    year = demo_year(env)
+    if year is None:
+        name, start, end = TEST_YEAR if env == "test" else academic_year_span(timezone.localdate())
+        year, created = ensure(AcademicYear, {"name": name}, {"start_date": start, "end_date": end})
+    else:
+        created = False
     tally.add("academic years", created)
     if not AcademicYear.objects.filter(is_current=True).exists():
         academic_year_set_current(year=year)
         log(f"{year.name} is the current academic year")
-    for term_name, term_start, term_end in TERMS[env]:
+    for term_name, term_start, term_end in TERMS[env] if env == "test" else dev_terms(year):
         _term, created = ensure(
             Term,
             {"academic_year": year, "name": term_name},
@@ -214,15 +266,8 @@ def _seed_production_year(log: Log) -> None:
         current = AcademicYear.objects.filter(is_current=True).first()
         log(f"academic years already there (current: {current or 'none'})")
         return
-    today = timezone.localdate()
-    first = today.year if today.month >= YEAR_START_MONTH else today.year - 1
-    year = structure_save(
-        instance=AcademicYear(
-            name=f"{first}-{(first + 1) % 100:02d}",
-            start_date=date(first, YEAR_START_MONTH, 1),
-            end_date=date(first + 1, YEAR_START_MONTH, 1) - timedelta(days=1),
-        )
-    )
+    name, start, end = academic_year_span(timezone.localdate())
+    year = structure_save(instance=AcademicYear(name=name, start_date=start, end_date=end))
     academic_year_set_current(year=year)
     log(f"created {year.name} as the current academic year")
 
@@ -230,16 +275,28 @@ def _seed_production_year(log: Log) -> None:
 # --- the demo academy (dev and test) ---------------------------------------------------
 
 TERMS = {
-    "dev": (
-        ("Term 1", date(2025, 9, 1), date(2025, 12, 19)),
-        ("Term 2", date(2026, 1, 5), date(2026, 3, 27)),
-        ("Term 3", date(2026, 4, 13), date(2026, 7, 10)),
-    ),
     "test": (
         ("Term 1", date(2025, 9, 1), date(2025, 12, 19)),
         ("Term 2", date(2026, 1, 5), date(2026, 3, 27)),
     ),
 }
+# dev: three terms covering the whole year, (name, first month and day, last month and day)
+DEV_TERMS = (("Term 1", (8, 1), (12, 31)), ("Term 2", (1, 1), (3, 31)), ("Term 3", (4, 1), (7, 31)))
+
+
+def dev_terms(year: AcademicYear) -> list[tuple[str, date, date]]:
+    """The demo's terms of ``year``: August to December, January to March, April to
+    July, cut to the year's own dates (a year that is not August to July, found
+    current, gets the parts of them inside it)."""
+    terms = []
+    for name, (first_month, first_day), (last_month, last_day) in DEV_TERMS:
+        calendar_year = year.start_date.year + (first_month < YEAR_START_MONTH)
+        start = max(date(calendar_year, first_month, first_day), year.start_date)
+        end = min(date(calendar_year, last_month, last_day), year.end_date)
+        if start <= end:
+            terms.append((name, start, end))
+    return terms
+
 
 LOCATIONS = {
     "MAIN": {
@@ -325,7 +382,7 @@ class SectionPlan:
         return f"{names} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
-MON_WED, TUE_THU, SAT = (0, 2), (1, 3), (5,)
+MON_WED, TUE_THU, SAT, FRI_SAT_SUN = (0, 2), (1, 3), (5,), (4, 5, 6)
 
 
 def _math_sections(location: str, rooms: tuple[str, str], teacher: str) -> list[SectionPlan]:
@@ -343,13 +400,16 @@ DEV_SECTIONS = (
     SectionPlan("SWIM-CLUB", "MAIN", "A", "POOL-1", "instructor", 12, MON_WED, time(16, 0), time(16, 45)),
     SectionPlan("SWIM-CLUB", "MAIN", "B", "POOL-2", "instructor", 10, TUE_THU, time(16, 0), time(16, 45)),
     SectionPlan("SWIM-CLUB", "MAIN", "C", "POOL-1", "coach.lee", 12, SAT, time(9, 0), time(10, 0)),
+    # the instructor login's third section: with A and B, a class on every day of the week
+    SectionPlan("SWIM-CLUB", "MAIN", "D", "POOL-2", "instructor", 10, FRI_SAT_SUN, time(11, 0), time(11, 45)),
     SectionPlan("SWIM-CLUB", "NORTH", "A", "POOL-1", "coach.patel", 12, MON_WED, time(17, 0), time(17, 45)),
     SectionPlan("SWIM-CLUB", "NORTH", "B", "POOL-1", "coach.patel", 12, SAT, time(10, 0), time(11, 0)),
     *_math_sections("MAIN", ("RM-101", "RM-102"), "teacher.nguyen"),
     *_math_sections("NORTH", ("RM-201", "RM-202"), "teacher.brown"),
 )
 TEST_SECTIONS = (DEV_SECTIONS[0],)
-SESSION_WEEKS = {"dev": 4, "test": 2}
+SESSION_WEEKS = {"dev": 2, "test": 2}  # the first weeks of a term that is not the seed's
+WEEKS_BEFORE, WEEKS_AFTER = 3, 3  # dev, the term containing the seed's day: the weeks around it
 
 
 def _locations(env: str) -> dict[str, dict]:
@@ -452,12 +512,17 @@ def _seed_curriculum(course: Course, plan: dict, *, levels: int | None, tally: T
 
 @seed_step("sections and class sessions", environments=DEMO_ENVIRONMENTS)
 def seed_sections(env: str, log: Log) -> None:
-    """Every section plan in every term of the demo year, with the class sessions of the
-    first weeks of the term; a session is matched on (section, date, start time)."""
+    """Every section plan in every term of the demo year, with its class sessions: in
+    the term containing the seed's day (dev) those of the weeks before and after that
+    day, in the other terms those of the first weeks; a session is matched on (section,
+    date, start time). In dev a section that is already there keeps its timetable, so a
+    run on a later day adds no sessions around the new day."""
     tally = Tally()
-    year = AcademicYear.objects.get(name=DEMO_YEAR[0])
+    today = timezone.localdate()
+    year = demo_year(env)
     # dev: every term of the demo year; test: the one section in the first term
-    terms = [year.terms.get(name=name) for name, _start, _end in TERMS[env][: None if env == "dev" else 1]]
+    names = [name for name, _start, _end in (dev_terms(year) if env == "dev" else TERMS[env][:1])]
+    terms = list(year.terms.filter(name__in=names).order_by("start_date"))
     locations = {location.code: location for location in Location.objects.filter(code__in=_locations(env))}
     courses = {course.code: course for course in Course.objects.all()}
     instructors = {
@@ -479,11 +544,20 @@ def seed_sections(env: str, log: Log) -> None:
             )
             tally.add("sections", created)
             existing = set(ClassSession.objects.filter(section=section).values_list("date", "start_time"))
-            meetings = [
-                (day, plan.start, plan.end)
-                for day in _meeting_days(term, plan.days, weeks=SESSION_WEEKS[env])
-                if (day, plan.start) not in existing
-            ]
+            if env == "dev" and not created:
+                days = []
+            elif env == "dev" and term.start_date <= today <= term.end_date:
+                days = _meeting_days(
+                    term,
+                    plan.days,
+                    first=today - timedelta(weeks=WEEKS_BEFORE),
+                    last=today + timedelta(weeks=WEEKS_AFTER),
+                )
+            else:
+                days = _meeting_days(
+                    term, plan.days, last=term.start_date + timedelta(weeks=SESSION_WEEKS[env], days=-1)
+                )
+            meetings = [(day, plan.start, plan.end) for day in days if (day, plan.start) not in existing]
             if meetings:
                 section_sessions_create(section=section, meetings=meetings)
             for _meeting in meetings:
@@ -493,11 +567,12 @@ def seed_sections(env: str, log: Log) -> None:
     tally.report(log)
 
 
-def _meeting_days(term: Term, weekdays: tuple[int, ...], *, weeks: int) -> list[date]:
-    """The dates in the first ``weeks`` weeks of ``term`` that fall on ``weekdays``."""
-    last = min(term.start_date + timedelta(weeks=weeks) - timedelta(days=1), term.end_date)
+def _meeting_days(term: Term, weekdays: tuple[int, ...], *, last: date, first: date | None = None) -> list[date]:
+    """The dates from ``first`` (default: the term's first day) to ``last``, inside
+    ``term``, that fall on ``weekdays``."""
+    last = min(last, term.end_date)
     days = []
-    day = term.start_date
+    day = max(first or term.start_date, term.start_date)
     while day <= last:
         if day.weekday() in weekdays:
             days.append(day)

@@ -1,9 +1,12 @@
-"""Seed steps of the attendance app (dev only): every past session of the enrolled
-swimming sections marked, mostly present with some late and absent children, and
-make-ups: a few absences made up in another section's session (booked as the office
-would have at the time, then marked), the rest left to expire."""
+"""Seed steps of the attendance app (dev only): every session before the seed's day of
+the enrolled swimming sections marked, mostly present with some late and absent
+children (the day's own sessions are left for the instructor to mark), and make-ups: a
+few absences made up in another section's session (booked as the office would have at
+the time, then marked), the rest left to expire. A demo with marks already is left as it
+is, so a run on a later day marks nothing more."""
 
 import random
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -24,15 +27,17 @@ def seed_attendance(env: str, log: Log) -> None:
     tally = Tally()
     today = timezone.localdate()
     enrollments = Enrollment.objects.filter(status=Enrollment.Status.ENROLLED).select_related("section")
+    already = AttendanceRecord.objects.filter(class_session__section__in=enrollments.values("section")).count()
+    if already:
+        tally.kept["attendance marks"] = already
+        tally.report(log)
+        return
     by_section: dict = {}
     for enrollment in enrollments:
         by_section.setdefault(enrollment.section, []).append(enrollment)
     for section, members in sorted(by_section.items(), key=lambda item: str(item[0])):
-        sessions = ClassSession.objects.filter(section=section, is_cancelled=False, date__lte=today).order_by("date")
+        sessions = ClassSession.objects.filter(section=section, is_cancelled=False, date__lt=today).order_by("date")
         for session in sessions:
-            if AttendanceRecord.objects.filter(class_session=session).exists():
-                tally.add("attendance marks", False)
-                continue
             marks = []
             for enrollment in members:
                 status = rng.choice(STATUSES)
@@ -61,7 +66,7 @@ def _makeups(tally: Tally) -> None:
                 section__term=section.term,
                 section__location=section.location,
                 date__gt=credit.missed_session.date,
-                date__lte=min(credit.expires_on, timezone.localdate()),
+                date__lt=min(credit.expires_on + timedelta(days=1), timezone.localdate()),
                 is_cancelled=False,
             )
             .exclude(section=section)

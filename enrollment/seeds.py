@@ -1,47 +1,49 @@
 """Seed steps of the enrollment app (dev only): the demo families' children and other
-students in the swimming club's first-term sections, and one section filled to its
-capacity with a line of students waiting for a seat."""
+students in the swimming club's sections of the term containing the seed's day (enrolled
+a week before that term began), and one section filled to its capacity with a line of
+students waiting for a seat. A demo whose swimming sections have students already (in
+any term of its year) is left as it is, so a run in a later term enrolls no one."""
 
-from datetime import date
+from datetime import timedelta
+
+from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from academy.common.registry import seed_step
 from academy.models import Section
-from academy.seeds import DEMO_YEAR, Log, Tally
+from academy.seeds import Log, Tally, demo_term, demo_year
 from enrollment.models import Enrollment, WaitlistEntry
 from enrollment.services import enroll
 from families.models import StudentGuardian
 from students.models import Student
 
-ENROLLED_ON = date(2025, 8, 25)
+ENROLLED_BEFORE_TERM = timedelta(days=7)
 FULL_SECTION = ("MAIN", "B")  # SWIM-CLUB MAIN B: filled, then three on its waitlist
 WAITLISTED = 3
 PER_SECTION = 7  # students in each other swimming section
 
 
-def _swim_sections():
-    return {
-        (s.location.code, s.code): s
-        for s in Section.objects.filter(
-            course__code="SWIM-CLUB", term__academic_year__name=DEMO_YEAR[0], term__name="Term 1"
-        ).select_related("location", "term", "course")
-    }
-
-
 @seed_step("enrollments and a waitlist", environments=("dev",))
 def seed_enrollments(env: str, log: Log) -> None:
     tally = Tally()
-    sections = _swim_sections()
+    today = timezone.localdate()
+    year = demo_year(env)
+    term = demo_term(year, today)
+    swimming = Section.objects.filter(course__code="SWIM-CLUB", term__academic_year=year)
+    sections = {
+        (s.location.code, s.code): s for s in swimming.filter(term=term).select_related("location", "term", "course")
+    }
     if not sections:
-        log("no swimming sections in Term 1: nothing enrolled")
+        log(f"no swimming sections in {term or 'the current term'}: nothing enrolled")
         return
+    enrolled_on = min(term.start_date - ENROLLED_BEFORE_TERM, today)
     demo_children = list(
         Student.objects.active()
         .filter(guardian_links__guardian__portal_user__username__in=["parent", "parent2"])
         .distinct()
         .order_by("student_number")
     )
-    if Enrollment.objects.filter(section__in=sections.values()).exclude(student__in=demo_children).exists():
+    if Enrollment.objects.filter(section__in=swimming).exclude(student__in=demo_children).exists():
         log("the swimming sections are already seeded")
         return
     taken = set(Enrollment.objects.values_list("student_id", flat=True)) | set(
@@ -60,18 +62,18 @@ def seed_enrollments(env: str, log: Log) -> None:
     for child in demo_children:
         section = sections.get((child.location.code, "A"))
         if section is not None and child.pk not in taken:
-            _enroll(child, section, tally, taken)
+            _enroll(child, section, tally, taken, on=enrolled_on)
     for key, section in sorted(sections.items()):
         wanted = section.capacity + WAITLISTED if key == FULL_SECTION else PER_SECTION
         candidates = [s for s in pool[section.location.code] if s.pk not in taken]
         for student in candidates[:wanted]:
-            _enroll(student, section, tally, taken, waitlist=key == FULL_SECTION)
+            _enroll(student, section, tally, taken, on=enrolled_on, waitlist=key == FULL_SECTION)
     tally.report(log)
 
 
-def _enroll(student, section, tally, taken, *, waitlist=False) -> None:
+def _enroll(student, section, tally, taken, *, on, waitlist=False) -> None:
     try:
-        result = enroll(student=student, section=section, actor=None, waitlist=waitlist, enrollment_date=ENROLLED_ON)
+        result = enroll(student=student, section=section, actor=None, waitlist=waitlist, enrollment_date=on)
     except Conflict:  # a family on a finance hold: the demo leaves them out
         tally.add("enrollments refused (finance hold)", True)
         return

@@ -2,10 +2,14 @@
 ``seed --env dev`` (about 200 students) and ``seed --env test`` (the two fixed families,
 three students). Production gets none of this.
 
+The plans describe the 2025-26 year (``test`` keeps it); ``dev`` moves every date by
+whole years into its current academic year, so a child planned for Grade 4 is of Grade 4
+age whenever the demo is seeded, and no one is enrolled after the seed's day.
+
 Students are admitted with their guardians through ``families.services.student_admit``.
 Each demo student carries a marker in its internal notes (``[demo-seed 0007-2]``: family
-7, second child), as seed 001 asks ("students seeded for demo purposes must be marked
-clearly"); the marker is the natural key that makes a second run skip the student, even
+7, second child), as docs/rules.md asks (demo students "are marked as
+such"); the marker is the natural key that makes a second run skip the student, even
 after staff renamed it. Guardians are matched on their email address.
 """
 
@@ -14,9 +18,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.utils import timezone
+
 from academy.common.registry import seed_step
-from academy.models import AcademicYear, GradeLevel, Location
-from academy.seeds import DEMO_ENVIRONMENTS, DEMO_YEAR, Log, Tally, demo_user_ensure, grade_name
+from academy.models import GradeLevel, Location
+from academy.seeds import DEMO_ENVIRONMENTS, TEST_YEAR, Log, Tally, demo_user_ensure, demo_year, grade_name
 from families.models import Guardian, StudentGuardian
 from families.services import GuardianLinkSpec, guardian_set_portal_user, student_admit
 from students.models import Student
@@ -261,20 +267,34 @@ def _random_family(rng: random.Random, number: int, children: int) -> FamilyPlan
     return family
 
 
-def family_plans(env: str) -> list[FamilyPlan]:
-    """The demo families of ``env``: always the same for the same environment."""
+def family_plans(env: str, *, years: int = 0, today: date | None = None) -> list[FamilyPlan]:
+    """The demo families of ``env``: always the same for the same environment, their
+    dates moved by ``years`` and no enrollment date after ``today``."""
     families = _fixed_families()
-    if env != "dev":
-        return families
-    rng = random.Random(RANDOM_SEED)
-    total = sum(len(family.children) for family in families)
-    number = len(families)
-    while total < DEV_STUDENTS:
-        number += 1
-        size = min(rng.choices((1, 2, 3), (55, 30, 15))[0], DEV_STUDENTS - total)
-        families.append(_random_family(rng, number, size))
-        total += size
+    if env == "dev":
+        rng = random.Random(RANDOM_SEED)
+        total = sum(len(family.children) for family in families)
+        number = len(families)
+        while total < DEV_STUDENTS:
+            number += 1
+            size = min(rng.choices((1, 2, 3), (55, 30, 15))[0], DEV_STUDENTS - total)
+            families.append(_random_family(rng, number, size))
+            total += size
+    if years or today:
+        for family in families:
+            for child in family.children:
+                child.date_of_birth = _years_later(child.date_of_birth, years)
+                child.enrollment_date = _years_later(child.enrollment_date, years)
+                if today is not None:
+                    child.enrollment_date = min(child.enrollment_date, today)
     return families
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
 
 
 def _link_spec(plan: GuardianPlan, relationship_type: str) -> GuardianLinkSpec:
@@ -324,8 +344,11 @@ def seed_families(env: str, log: Log) -> None:
     seeded = _seeded_keys()
     locations = {location.code: location for location in Location.objects.all()}
     grades = {grade.name: grade for grade in GradeLevel.objects.all()}
-    year = AcademicYear.objects.filter(name=DEMO_YEAR[0]).first()
-    for family in family_plans(env):
+    year = demo_year(env)
+    # dev: the plans' 2025-26 dates moved into the demo's year
+    years = year.start_date.year - TEST_YEAR[1].year if env == "dev" and year is not None else 0
+    today = timezone.localdate() if env == "dev" else None
+    for family in family_plans(env, years=years, today=today):
         location = locations.get(family.location)
         if location is None:
             log(f"family {family.number}: no location {family.location}; skipped")

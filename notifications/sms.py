@@ -15,7 +15,10 @@ class LoggingSMSBackend:
     sent: list[tuple[str, str]] = []  # the last messages, for the demo and tests
 
     def send(self, *, to: str, message: str) -> None:
-        logger.info("SMS to %s: %s", to, message)
+        # One line at INFO (the message's first line); the whole text at DEBUG.
+        first_line, _newline, rest = message.partition("\n")
+        logger.info("SMS to %s: %s%s", to, first_line, " [...]" if rest.strip() else "")
+        logger.debug("SMS to %s, whole text:\n%s", to, message)
         LoggingSMSBackend.sent = [*LoggingSMSBackend.sent[-99:], (to, message)]
 
 

@@ -2,9 +2,11 @@
 again changes nothing."""
 
 import hashlib
+import logging
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from io import StringIO
+from itertools import pairwise
 
 import pytest
 from django.apps import apps
@@ -28,16 +30,22 @@ from academy.models import (
     User,
 )
 from academy.roles import ACADEMY_ADMIN, ALL_ROLES, FINANCE, INSTRUCTOR, OFFICE_STAFF
+from academy.seeds import academic_year_span
 from academy.services import structure_save
+from attendance.selectors import sessions_for_marking
 from families.models import Guardian, StudentGuardian
 from families.selectors import students_visible_to
 from finance.models import Adjustment, FeeStructure, Invoice, Payment
+from finance.reports import AGEING_BUCKETS, monthly_revenue, overdue_invoices
 from finance.selectors import ledger_verify
 from students.models import Student
 from students.services import student_update
 from tests.factories.academy import staff_user
 
 DEMO_USERNAMES = {"admin", "office", "finance", "instructor", "parent", "parent2"}
+# The dev demo is dated around the day it runs; tests seed it as of fixed days.
+DEMO_DAY = date(2026, 12, 3)  # a Thursday in Term 1 of 2026-27 (the day issue 12 was filed)
+OTHER_DAY = date(2028, 1, 9)  # a Sunday in the second week of Term 2 of 2027-28
 
 # What a production seed may write: roles and reference data, nothing else.
 PROD_SEED_MAY_WRITE = {
@@ -52,9 +60,9 @@ PROD_SEED_MAY_WRITE = {
 }
 
 
-def seed(env: str) -> str:
+def seed(env: str, **options) -> str:
     out = StringIO()
-    call_command("seed", env=env, stdout=out)
+    call_command("seed", env=env, stdout=out, **options)
     return out.getvalue()
 
 
@@ -218,10 +226,52 @@ def test_seeding_twice_changes_nothing(env):
 # --- dev -------------------------------------------------------------------------------
 
 
+def assert_dated_around(day: date) -> None:
+    """The dev demo seeded as of ``day`` lies around it: the year and the term that
+    contain it, sessions before and after it (the instructor login's among them on the
+    day itself), twelve months of invoices and payments up to it, and open invoices in
+    every ageing bucket, not all 90+ days overdue."""
+    year = AcademicYear.objects.get(is_current=True)
+    assert year.name == academic_year_span(day)[0] and year.start_date <= day <= year.end_date
+    terms = list(year.terms.order_by("start_date"))
+    assert [term.name for term in terms] == ["Term 1", "Term 2", "Term 3"]
+    assert terms[0].start_date == year.start_date and terms[-1].end_date == year.end_date
+    assert all(a.end_date + timedelta(days=1) == b.start_date for a, b in pairwise(terms))
+    (term,) = [term for term in terms if term.start_date <= day <= term.end_date]
+
+    sessions = ClassSession.objects.filter(section__term=term)
+    assert sessions.filter(date__lt=day).exists() and sessions.filter(date__gt=day).exists()
+    assert not sessions.filter(Q(date__lt=term.start_date) | Q(date__gt=term.end_date)).exists()
+    assert not sessions.filter(date__lt=day - timedelta(weeks=4)).exists()
+    instructor = User.objects.get(username="instructor")
+    assert sessions_for_marking(user=instructor, day=day).exists()
+    taught = sessions.filter(section__instructor=instructor).values_list("date", flat=True)
+    assert {taught_on.weekday() for taught_on in taught} == set(range(7))  # a class whatever the weekday
+
+    first_month = date(day.year - (day.month < 12), day.month % 12 + 1, 1)  # eleven months before day's
+    issued = Invoice.objects.values_list("issue_date", flat=True)
+    assert min(issued) == first_month and max(issued) == day.replace(day=1)
+    assert Invoice.objects.values("billing_period").distinct().count() == 12
+    received = [moment.date() for moment in Payment.objects.values_list("received_at", flat=True)]
+    assert first_month <= min(received) and max(received) < day
+
+    admin = User.objects.get(username="admin")
+    months = monthly_revenue(user=admin, today=day)
+    assert months[0]["month"] == first_month and len(months) == 12
+    assert all(row["invoiced"] > 0 for row in months)
+    assert sum(row["collected"] > 0 for row in months) >= 11  # the month just begun may have none yet
+    overdue = overdue_invoices(user=admin, today=day)
+    counts = {bucket["bucket"]: bucket["count"] for bucket in overdue["buckets"]}
+    assert all(counts[name] >= 1 for name, _low, _high in AGEING_BUCKETS)
+    assert counts["90+"] < counts["0-30"] + counts["31-60"] + counts["61-90"]
+
+
 @pytest.mark.django_db
-def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
+def test_dev_seed_builds_a_full_demo_academy_and_a_later_run_changes_nothing(caplog):
     """One test, as a dev seed takes a while."""
-    output = seed("dev")
+    caplog.set_level(logging.INFO)
+
+    output = seed("dev", today=DEMO_DAY)
 
     assert set(Location.objects.values_list("code", "name")) == {
         ("MAIN", "Springfield Main"),
@@ -229,7 +279,8 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
     }
     assert {facility.kind for facility in Location.objects.get(code="MAIN").facilities.all()} == {"pool", "room"}
     year = AcademicYear.objects.get(is_current=True)
-    assert year.name == "2025-26" and year.terms.count() == 3
+    assert year.name == "2026-27" and year.terms.count() == 3
+    assert_dated_around(DEMO_DAY)
 
     curriculum = Curriculum.objects.get(course__code="SWIM-CLUB")
     assert curriculum.course.title == "Swimming Club"
@@ -246,11 +297,9 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
         sections = Section.objects.filter(location=location, term__academic_year=year)
         assert sections.filter(course__code="SWIM-CLUB").exists() and sections.filter(course__code="MATH-1").exists()
         assert not sections.filter(Q(instructor__isnull=True) | Q(capacity=0) | Q(schedule="")).exists()
-    for section in Section.objects.all():
+    for section in Section.objects.select_related("term"):
         dates = list(section.sessions.values_list("date", flat=True))
-        assert dates and all(
-            section.term.start_date <= day <= section.term.start_date + timedelta(days=28) for day in dates
-        )
+        assert dates and all(section.term.start_date <= day <= section.term.end_date for day in dates)
 
     students = Student.objects.all()
     assert students.count() == 200
@@ -280,6 +329,7 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
     assert {"paid", "overdue"} <= statuses  # the demo months are past: what is open is overdue
     assert Invoice.objects.filter(status="overdue", amount_paid__gt=0).exists()  # partly paid
     assert Invoice.objects.filter(status="overdue", amount_paid=0).exists()  # not paid at all
+    assert Invoice.objects.filter(status="pending").exists()  # this month's, not due yet
     assert Payment.objects.count() >= 100
     assert Adjustment.objects.filter(status="approved").exists()
     assert Adjustment.objects.filter(status="requested").exists()
@@ -290,10 +340,56 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_second_run_changes_nothing():
     call_command("verify_install", stdout=verify)
     assert "FAIL" not in verify.getvalue()
 
+    # quiet: a line per step, no record of each task, e-mail or SMS the services sent
+    steps = seed_steps("dev")
+    lines = [line for line in output.splitlines() if line.startswith("seed [")]
+    assert len(lines) == len(steps) and all(re.search(r" \.\.\. \d+\.\d s", line) for line in lines)
+    assert not [
+        record
+        for record in caplog.records
+        if record.name.startswith(("celery", "kombu", "notifications")) and record.levelno < logging.WARNING
+    ]
+
+    # run again six weeks later, in the next term: nothing is added or moved
     first = database_snapshot()
-    output = seed("dev")
+    output = seed("dev", today=DEMO_DAY + timedelta(weeks=6))
     assert database_snapshot() == first
     assert set(re.findall(r"(\d+) [a-z ]*created", output)) == {"0"}
+
+
+@pytest.mark.django_db
+def test_dev_seed_dates_the_demo_around_the_day_it_runs():
+    # given another day: a Sunday early in the second term of another year
+    seed("dev", today=OTHER_DAY)
+
+    assert_dated_around(OTHER_DAY)
+    # the sessions before the day are marked, the day's own left to the instructor
+    instructor = User.objects.get(username="instructor")
+    today = sessions_for_marking(user=instructor, day=OTHER_DAY)
+    assert today.exists() and all(session.marked_count == 0 for session in today)
+    enrolled_sessions = ClassSession.objects.filter(section__enrollments__isnull=False).distinct()
+    assert not enrolled_sessions.filter(date__gte=OTHER_DAY, attendance_records__isnull=False).exists()
+    assert enrolled_sessions.filter(date__lt=OTHER_DAY, attendance_records__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_seed_refuses_a_today_that_is_not_a_date():
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("seed", "--env", "dev", "--today", "2026-13-01", stdout=StringIO())
+
+    assert not AcademicYear.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_as_of_another_day_moves_the_clock_for_the_run_only():
+    real_today = timezone.localdate()
+
+    output = seed("prod", today=OTHER_DAY)
+
+    # the production year is the one containing that day, and the clock is back
+    assert "seed: as of 2028-01-09" in output
+    assert list(AcademicYear.objects.values_list("name", "is_current")) == [("2027-28", True)]
+    assert timezone.localdate() == real_today
 
 
 @pytest.mark.postgres
