@@ -2,10 +2,13 @@
 ``student``, ``section`` or ``class_session`` parameter must name one the caller may
 see (a selector); anything else is a 400 on that parameter."""
 
-import django_filters
+from datetime import date, timedelta
 
-from academy.filters import StableOrderingFilter, visible_sections
-from academy.selectors import class_session_list
+import django_filters
+from django.utils import timezone
+
+from academy.filters import StableOrderingFilter, visible_locations, visible_sections
+from academy.selectors import class_session_list, program_list
 from attendance.models import AttendanceRecord, MakeupCredit
 from families.selectors import students_visible_to
 
@@ -41,3 +44,41 @@ class MakeupCreditFilterSet(django_filters.FilterSet):
     class Meta:
         model = MakeupCredit
         fields = ["student", "status"]
+
+
+def _programs(request):
+    return program_list()
+
+
+class AttendanceReportFilterSet(django_filters.FilterSet):
+    """The attendance report's filters: a date range (by default the last twelve months
+    and this one) and optionally one location, programme or section the caller may see.
+    A bad value is an error on that filter, never a silently wider report."""
+
+    date_from = django_filters.DateFilter(field_name="session_date", lookup_expr="gte", label="From")
+    date_to = django_filters.DateFilter(field_name="session_date", lookup_expr="lte", label="To")
+    location = django_filters.ModelChoiceFilter(
+        field_name="class_session__section__location", queryset=visible_locations, label="Location"
+    )
+    program = django_filters.ModelChoiceFilter(
+        field_name="class_session__section__course__program", queryset=_programs, label="Programme"
+    )
+    section = django_filters.ModelChoiceFilter(
+        field_name="class_session__section", queryset=visible_sections, label="Section"
+    )
+
+    class Meta:
+        model = AttendanceRecord
+        fields = ["date_from", "date_to", "location", "program", "section"]
+
+    @staticmethod
+    def default_range(today: date | None = None) -> dict[str, date]:
+        today = today or timezone.localdate()
+        return {"date_from": today.replace(day=1) - timedelta(days=365), "date_to": today}
+
+    def __init__(self, data=None, *args, **kwargs):
+        data = data.copy() if data is not None else {}
+        for name, value in self.default_range().items():
+            if not data.get(name):
+                data[name] = value.isoformat()
+        super().__init__(data, *args, **kwargs)

@@ -1,5 +1,5 @@
-"""Attendance: one ``AttendanceRecord`` per student and class session (seed 000
-``student_attendance``), and the ``MakeupCredit`` a missed session can earn.
+"""Attendance: one ``AttendanceRecord`` per student and class session
+(docs/rules.md, Attendance), and the ``MakeupCredit`` a missed session can earn.
 
 Session counting: a present, late or partial mark consumes one session, recorded on the
 mark as ``consumed_from``: the enrollment's own allocation while it has sessions left,

@@ -1,5 +1,5 @@
 """Reads of the attendance app: the roster of a class session, attendance lists, the
-percentage and eligibility, the monthly summary (seed 000) and make-up credits.
+percentage and eligibility, the monthly summary (docs/rules.md, Attendance) and make-up credits.
 
 The percentage: attended marks (present, late, partial) out of the marks that count,
 which are all marks but excused ones; an excused absence neither helps nor hurts. No
@@ -238,7 +238,7 @@ def summary_of(obj) -> Summary:
 
 
 def monthly_summary(records: QuerySet[AttendanceRecord]) -> list[tuple[date, Summary]]:
-    """Seed 000's "efficient attendance summary": per month, the marks by status and the
+    """The monthly summary (docs/rules.md, Attendance): per month, the marks by status and the
     percentage, oldest month first. One grouped query."""
     rows = (
         records.order_by()
@@ -282,21 +282,11 @@ def student_attendance(*, student, since: date | None = None, user: User | None 
     return StudentAttendance(overall=overall, months=monthly_summary(records), enrollments=enrollments)
 
 
-def report_records(*, user: User, date_from: date | None = None, date_to: date | None = None, **filters):
-    """The marks a report covers: visible to ``user``, in the date range, optionally of
-    one ``location``, ``section`` or ``program``."""
-    qs = AttendanceRecord.objects.filter(class_session__section__in=section_list(user=user))
-    if date_from:
-        qs = qs.filter(session_date__gte=date_from)
-    if date_to:
-        qs = qs.filter(session_date__lte=date_to)
-    if filters.get("location"):
-        qs = qs.filter(class_session__section__location=filters["location"])
-    if filters.get("section"):
-        qs = qs.filter(class_session__section=filters["section"])
-    if filters.get("program"):
-        qs = qs.filter(class_session__section__course__program=filters["program"])
-    return qs
+def report_records(*, user: User) -> QuerySet[AttendanceRecord]:
+    """The marks a report may cover: those of the sections visible to ``user``. The
+    report's filters (``attendance.filters.AttendanceReportFilterSet``: date range,
+    location, programme, section) narrow them."""
+    return AttendanceRecord.objects.filter(class_session__section__in=section_list(user=user))
 
 
 def section_report(records: QuerySet[AttendanceRecord]) -> list[dict]:

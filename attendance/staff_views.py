@@ -2,12 +2,11 @@
 of a class session (an instructor fills it in one pass on a phone), a student's
 attendance with make-up booking, and the attendance report (chart + CSV)."""
 
-import contextlib
-from datetime import datetime, timedelta
-from uuid import uuid4
+from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_time
@@ -16,36 +15,47 @@ from django.views.decorators.http import require_POST
 from academy.common.charts import bar_chart
 from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
-from academy.models import Section
-from academy.selectors import class_session_list, location_list, program_list, section_list
+from academy.selectors import class_session_list, location_list, program_list, teaches_only
 from academy.views import staff_layout_context, staff_permission_required
 from attendance import selectors, services
+from attendance.filters import AttendanceReportFilterSet
 from attendance.models import AttendanceRecord
 from families.selectors import students_visible_to
 
 
-def _day(request):
-    value = request.GET.get("date")
+def _day(request) -> tuple[date | None, str]:
+    """The day of ``?date=`` (today when absent) and, when the value is not a date, the
+    error to show instead of silently showing another day."""
+    value = request.GET.get("date", "").strip()
+    if not value:
+        return timezone.localdate(), ""
     try:
-        return parse_date(value) if value else timezone.localdate()
+        day = parse_date(value)
     except ValueError:
-        return None
+        day = None
+    if day is None:
+        return None, f"“{value[:40]}” is not a date: choose a day, or enter it as YYYY-MM-DD."
+    return day, ""
 
 
 @staff_permission_required("attendance.view_attendancerecord")
 def sessions_of_day(request):
-    """The class sessions of a day (today by default) the user may mark."""
-    day = _day(request) or timezone.localdate()
-    sessions = selectors.sessions_for_marking(user=request.user, day=day)
+    """The class sessions of a day (today by default) the user may mark. A ``?date=``
+    that is not a date is a 400 with the error, not today's sessions."""
+    today = timezone.localdate()
+    day, error = _day(request)
+    shown = day or today
     context = {
         **staff_layout_context(request),
         "day": day,
-        "previous_day": day - timedelta(days=1),
-        "next_day": day + timedelta(days=1),
-        "sessions": sessions,
-        "today": timezone.localdate(),
+        "date_error": error,
+        "previous_day": shown - timedelta(days=1),
+        "next_day": shown + timedelta(days=1),
+        "sessions": selectors.sessions_for_marking(user=request.user, day=day) if day else [],
+        "today": today,
+        "teaches_only": teaches_only(request.user),  # the list is only the sections they teach
     }
-    return render(request, "staff/attendance_day.html", context)
+    return render(request, "staff/attendance_day.html", context, status=400 if error else 200)
 
 
 def _message_for(errors: dict, names: list[str]) -> list[str]:
@@ -222,32 +232,6 @@ def makeup_cancel(request, pk):
     return redirect("staff:attendance-student", pk=credit.student_id)
 
 
-def _report_filters(request) -> tuple[dict, dict]:
-    """The report's filters from the query string, each checked against what the user may
-    see; a bad value is ignored and reported."""
-    today = timezone.localdate()
-    raw = {
-        "date_from": request.GET.get("date_from") or "",
-        "date_to": request.GET.get("date_to") or "",
-        "location": request.GET.get("location") or "",
-        "program": request.GET.get("program") or "",
-        "section": request.GET.get("section") or "",
-    }
-    filters = {"date_from": today.replace(day=1) - timedelta(days=365), "date_to": today}
-    for name in ("date_from", "date_to"):
-        if raw[name]:
-            with contextlib.suppress(ValueError):
-                filters[name] = parse_date(raw[name]) or filters[name]
-    if raw["location"]:
-        filters["location"] = _visible_or_none(location_list(user=request.user), raw["location"])
-    if raw["program"]:
-        filters["program"] = _visible_or_none(program_list(), raw["program"])
-    if raw["section"]:
-        # one class's report (linked from its attendance screen); a section out of reach shows nothing
-        filters["section"] = _visible_or_none(section_list(user=request.user), raw["section"]) or Section(pk=uuid4())
-    return filters, raw
-
-
 def _visible_or_none(queryset, pk):
     try:
         return queryset.filter(pk=pk).first()
@@ -257,12 +241,21 @@ def _visible_or_none(queryset, pk):
 
 @staff_permission_required("attendance.view_attendancerecord")
 def attendance_report(request):
-    """The monthly summary (seed 000) and a per-section table over a date range, with a
+    """The monthly summary (docs/rules.md, Attendance) and a per-section table over a date range, with a
     chart of the percentage per month; ``?format=csv`` downloads the section table."""
-    filters, raw = _report_filters(request)
-    records = selectors.report_records(user=request.user, **filters)
+    filterset = AttendanceReportFilterSet(
+        request.GET, queryset=selectors.report_records(user=request.user), request=request
+    )
+    valid = filterset.is_valid()
+    records = filterset.qs if valid else AttendanceRecord.objects.none()
+    filters = filterset.form.cleaned_data if valid else AttendanceReportFilterSet.default_range()
     sections = selectors.section_report(records)
     if request.GET.get("format") == "csv":
+        if not valid:
+            problems = "; ".join(
+                f"{filterset.form[name].label}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+            )
+            return HttpResponseBadRequest(f"The report's filters are not valid: {problems}", content_type="text/plain")
         header = [
             "section",
             "term",
@@ -295,8 +288,9 @@ def attendance_report(request):
     chart = bar_chart([(month, summary.percentage or 0) for month, summary in months], value_format=lambda v: f"{v}%")
     context = {
         **staff_layout_context(request),
+        "filter": filterset,
         "filters": filters,
-        "raw": raw,
+        "raw": filterset.data,
         "months": months,
         "sections": sections,
         "chart": chart,
@@ -305,4 +299,4 @@ def attendance_report(request):
         "threshold": selectors.default_threshold(),
         "csv_query": request.GET.urlencode(),
     }
-    return render(request, "staff/attendance_report.html", context)
+    return render(request, "staff/attendance_report.html", context, status=200 if valid else 400)

@@ -1,4 +1,4 @@
-"""Guardians and their relationships to students (seed 000)."""
+"""Guardians and their relationships to students (docs/rules.md, Families)."""
 
 from django.conf import settings
 from django.db import models

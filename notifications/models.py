@@ -1,4 +1,4 @@
-"""Generic notifications (seed 002): an in-app message to a user and its deliveries by
+"""Generic notifications (docs/rules.md, Notifications): an in-app message to a user and its deliveries by
 e-mail or SMS. This app knows no domain: callers resolve recipients and channels."""
 
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""The shared kit of the REST API v1 (API.md), used by every app's ``api`` package.
+"""The shared kit of the REST API v1 (docs/api.md), used by every app's ``api`` package.
 
 - ``ApiViewSet``: a thin viewset. Reads come from the view's selector queryset (the
   caller's scope: out of scope is 404); writes validate an *input* serializer for shape
@@ -61,7 +61,7 @@ class ValidationErrorSchema(OpenApiSerializerExtension):
 
 
 def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error structure as ``{"a.b": [...], "a[0].c": [...]}`` (API.md)."""
+    """DRF's nested error structure as ``{"a.b": [...], "a[0].c": [...]}`` (docs/api.md)."""
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():

@@ -10,7 +10,7 @@ from django.db import models
 
 
 class UUIDModel(models.Model):
-    """Every domain object is addressed by a UUID (API.md); human numbers are separate fields."""
+    """Every domain object is addressed by a UUID (docs/api.md); human numbers are separate fields."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
 
@@ -62,7 +62,7 @@ class NumberSequence(models.Model):
 class IdempotencyRecord(models.Model):
     """One ``Idempotency-Key`` a user sent for one kind of write (``scope``: the method
     and path, or a staff form's name), with the request's fingerprint and the answer
-    given, so a retry gets the same answer and writes nothing (API.md). Stored in the
+    given, so a retry gets the same answer and writes nothing (docs/api.md). Stored in the
     transaction of the write it guards: a write that fails leaves no record."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

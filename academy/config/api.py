@@ -1,4 +1,4 @@
-"""The REST API v1: one router that mounts every app's viewsets (API.md)."""
+"""The REST API v1: one router that mounts every app's viewsets (docs/api.md)."""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter

@@ -1,4 +1,4 @@
-"""API views of the attendance app (API.md ``attendance/``,
+"""API views of the attendance app (docs/api.md ``attendance/``,
 ``class-sessions/{id}/attendance/``, ``students/{id}/attendance-summary/``, and the
 make-up credits).
 

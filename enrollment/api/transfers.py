@@ -1,4 +1,4 @@
-"""API of location transfers (API.md ``transfers/``: GET POST, actions ``approve``,
+"""API of location transfers (docs/api.md ``transfers/``: GET POST, actions ``approve``,
 ``reject``, ``apply``).
 
 The list comes from ``enrollment.transfer_selectors.transfer_list`` (staff see the

@@ -1,4 +1,4 @@
-"""API views of the enrollment app (API.md ``enrollments/`` and the waitlist).
+"""API views of the enrollment app (docs/api.md ``enrollments/`` and the waitlist).
 
 Querysets come from ``enrollment.selectors`` with the caller (a parent sees their
 children's enrollments and places in line, read-only; location-limited staff their
@@ -21,7 +21,8 @@ from enrollment.models import WaitlistEntry
 class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Students in sections. POST enrolls (and bills the enrollment fee): 201 with the
     enrollment, or 202 ``{"status": "waitlisted", ...}`` when the section is full and
-    ``waitlist`` is true. 409 codes: ``section_full``, ``term_closed``,
+    ``waitlist`` is true. 400 on ``start_date`` when it lies outside the section's term.
+    409 codes: ``section_full``, ``term_closed`` (the term is closed or has ended),
     ``already_enrolled``, ``already_waitlisted``, ``finance_hold``,
     ``student_not_active``. PATCH changes notes and the place in the curriculum; status
     changes are the actions ``pause``, ``resume``, ``withdraw`` and ``transfer``."""
@@ -103,9 +104,9 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
 class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """The lines for full sections, first in line first. Staff ``accept`` an offered seat
-    for the family (201 with the enrollment; 409 ``offer_expired``, ``no_offer``) or
-    ``remove`` an entry (its offered seat goes to the next in line) or ``move`` it to
-    another place in the line."""
+    for the family (201 with the enrollment; 409 ``offer_expired``, ``no_offer``,
+    ``term_closed``) or ``remove`` an entry (its offered seat goes to the next in line)
+    or ``move`` it to another place in the line."""
 
     serializer_class = api.WaitlistEntrySerializer
     filterset_class = WaitlistEntryFilterSet

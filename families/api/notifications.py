@@ -33,7 +33,7 @@ class GuardianNotificationList(generics.ListAPIView):
 
     def check_permissions(self, request):
         if request.method.lower() not in ("get", "head", "options"):
-            raise MethodNotAllowed(request.method)  # 405 for everybody, before roles (API.md)
+            raise MethodNotAllowed(request.method)  # 405 for everybody, before roles (docs/api.md)
         super().check_permissions(request)
 
     def get_guardian(self) -> Guardian:

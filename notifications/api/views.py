@@ -1,4 +1,4 @@
-"""API views of notifications: the caller's own inbox (API.md ``notifications/``).
+"""API views of notifications: the caller's own inbox (docs/api.md ``notifications/``).
 
 Every queryset is ``notifications.selectors.notification_list_for_user`` with the
 caller, so another user's notification is a 404; marking read goes through

@@ -1,4 +1,4 @@
-"""``manage.py verify_install``: the checklist of seed 001 after migrating and seeding.
+"""``manage.py verify_install``: the install checklist (docs/rules.md) after migrating and seeding.
 
 Prints one ``PASS`` or ``FAIL`` line per check and exits non-zero when any check fails.
 The checks come from each app's ``install_checks.py`` (``academy.common.registry``);
