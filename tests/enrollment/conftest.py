@@ -5,9 +5,23 @@ import pytest
 from django.utils import timezone
 
 from academy.models import ClassSession, Term
+from enrollment.models import Enrollment, WaitlistEntry
+from finance.models import Invoice, LedgerEntry
 from tests.factories.academy import AcademicYearFactory, CourseFactory, SectionFactory, TermFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory
+
+
+def rows() -> dict[str, int]:
+    """Row counts of every table an enrollment write may touch ("nothing written")."""
+    return {
+        "enrollments": Enrollment.objects.count(),
+        "enrollment history": Enrollment.history.count(),
+        "waitlist": WaitlistEntry.objects.count(),
+        "waitlist history": WaitlistEntry.history.count(),
+        "invoices": Invoice.objects.count(),
+        "ledger": LedgerEntry.objects.count(),
+    }
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from academy.models import Term
-from enrollment.models import Enrollment, WaitlistEntry
-from finance.models import Invoice, LedgerEntry
+from enrollment.models import WaitlistEntry
+from finance.models import Invoice
 from tests.api.conftest import ACTORS
-from tests.enrollment.conftest import term_running_today
+from tests.enrollment.conftest import rows, term_running_today
 from tests.factories.academy import SectionFactory, TermFactory
 from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
 from tests.factories.families import StudentFactory
@@ -29,18 +29,6 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def structure(structure):
     """The API world's term runs today (a term past its end takes no enrollment)."""
     return term_running_today(structure)
-
-
-def rows() -> dict[str, int]:
-    """Row counts of every table an enrollment write may touch ("nothing written")."""
-    return {
-        "enrollments": Enrollment.objects.count(),
-        "enrollment history": Enrollment.history.count(),
-        "waitlist": WaitlistEntry.objects.count(),
-        "waitlist history": WaitlistEntry.history.count(),
-        "invoices": Invoice.objects.count(),
-        "ledger": LedgerEntry.objects.count(),
-    }
 
 
 @pytest.fixture

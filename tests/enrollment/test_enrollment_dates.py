@@ -15,23 +15,12 @@ from django.utils import timezone
 from academy.common.exceptions import Conflict
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
-from finance.models import Invoice, LedgerEntry
+from tests.enrollment.conftest import rows
 from tests.factories.academy import TermFactory
 
 pytestmark = pytest.mark.django_db
 
 DAY = datetime.timedelta(days=1)
-
-
-def rows() -> dict[str, int]:
-    return {
-        "enrollments": Enrollment.objects.count(),
-        "enrollment history": Enrollment.history.count(),
-        "waitlist": WaitlistEntry.objects.count(),
-        "waitlist history": WaitlistEntry.history.count(),
-        "invoices": Invoice.objects.count(),
-        "ledger": LedgerEntry.objects.count(),
-    }
 
 
 @pytest.fixture

@@ -10,25 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment import services
-from enrollment.models import Enrollment, WaitlistEntry
-from finance.models import Invoice, LedgerEntry
+from enrollment.models import WaitlistEntry
 from notifications.models import Notification
+from tests.enrollment.conftest import rows
 from tests.factories.finance import FinancePolicyFactory, issue
 
 pytestmark = pytest.mark.django_db
 
 WAITLIST = "/portal/waitlist/"
-
-
-def rows() -> dict[str, int]:
-    return {
-        "enrollments": Enrollment.objects.count(),
-        "enrollment history": Enrollment.history.count(),
-        "waitlist": WaitlistEntry.objects.count(),
-        "waitlist history": WaitlistEntry.history.count(),
-        "invoices": Invoice.objects.count(),
-        "ledger": LedgerEntry.objects.count(),
-    }
 
 
 def accept_url(entry) -> str:

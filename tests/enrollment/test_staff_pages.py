@@ -15,23 +15,12 @@ from django.utils import timezone
 from academy.models import Term
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
-from finance.models import Invoice, LedgerEntry
+from finance.models import Invoice
+from tests.enrollment.conftest import rows
 from tests.factories.academy import finance_user, instructor_user
 from tests.factories.finance import FinancePolicyFactory, issue
 
 pytestmark = pytest.mark.django_db
-
-
-def rows() -> dict[str, int]:
-    """Row counts of every table an enrollment write may touch ("nothing changed")."""
-    return {
-        "enrollments": Enrollment.objects.count(),
-        "enrollment history": Enrollment.history.count(),
-        "waitlist": WaitlistEntry.objects.count(),
-        "waitlist history": WaitlistEntry.history.count(),
-        "invoices": Invoice.objects.count(),
-        "ledger": LedgerEntry.objects.count(),
-    }
 
 
 def page(response) -> str:
