@@ -27,11 +27,13 @@ from finance.models import (
     PaymentReversal,
     PaymentVerification,
 )
+from tests.factories.academy import instructor_user
+from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, issue
 
 V1 = "/api/v1"
-ACTORS = ("finance", "office", "other_office", "admin", "parent", "other_parent", "anonymous")
+ACTORS = ("finance", "office", "other_office", "admin", "instructor", "parent", "other_parent", "anonymous")
 MONEY_MODELS = (
     FeeType,
     FeeStructure,
@@ -97,6 +99,9 @@ def money(
         invoice=invoice, kind="discount", amount=Decimal("10.00"), reason="Sibling discount", actor=cashier
     )
     run = services.billing_run_start(location=location, period="2030-01", issue_date=invoice.issue_date, actor=cashier)
+    # an instructor who teaches the child: they see the student, never the family's money
+    teacher = instructor_user(username="teacher", locations=[location])
+    EnrollmentFactory(student=children[0], section__instructor=teacher)
     return SimpleNamespace(
         location=location,
         other_location=other_location,
@@ -122,6 +127,7 @@ def money(
             "office": office,
             "other_office": other_office,
             "admin": academy_admin,
+            "instructor": teacher,
             "parent": guardian.portal_user,
             "other_parent": other_guardian.portal_user,
             "anonymous": None,

@@ -1,6 +1,7 @@
 """The permission matrix of every finance endpoint: finance staff, office staff of the
-location, office staff of another location, academy admin, the child's parent, another
-parent and anonymous. A refused write (any status that is not 2xx) writes nothing."""
+location, office staff of another location, academy admin, an instructor who teaches the
+child (they see the student, never the money), the child's parent, another parent and
+anonymous. A refused write (any status that is not 2xx) writes nothing."""
 
 import re
 
@@ -24,8 +25,9 @@ FINANCE_PATHS = (
 )
 
 
-def expect(finance, office, other_office, admin, parent, other_parent, anonymous):
-    return dict(zip(ACTORS, (finance, office, other_office, admin, parent, other_parent, anonymous), strict=True))
+def expect(finance, office, other_office, admin, parent, other_parent, anonymous, *, instructor=403):
+    statuses = (finance, office, other_office, admin, instructor, parent, other_parent, anonymous)
+    return dict(zip(ACTORS, statuses, strict=True))
 
 
 STAFF_READ = expect(200, 200, 200, 200, 403, 403, 401)
@@ -35,7 +37,7 @@ CHILD_READ = expect(200, 200, 404, 200, 200, 404, 401)
 FINANCE_CREATE = expect(201, 403, 403, 201, 403, 403, 401)
 FINANCE_CHANGE = expect(200, 403, 403, 200, 403, 403, 401)
 FINANCE_ONLY_READ = expect(200, 403, 403, 200, 403, 403, 401)
-ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405, instructor=405)
 
 
 def _payment_body(m):
