@@ -14,13 +14,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from academy.common.models import NumberSequence
+from academy.models import Section
 from enrollment import transfers
 from enrollment.models import Enrollment
 from finance.models import Adjustment, LedgerEntry
 from students.models import LocationTransfer, Student
-from tests.api.conftest import ACTORS
+from tests.api.conftest import MATRIX_ACTORS
 from tests.enrollment.conftest import term_running_today
-from tests.factories.academy import LocationFactory, SectionFactory
+from tests.factories.academy import LocationFactory, SectionFactory, instructor_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 
@@ -65,9 +66,14 @@ def tw(world):
     """The API world plus: ``west`` (a third location nobody but the admin manages),
     ``requested`` (the parent's first child to west, requested by the office, with an
     enrollment at the main location), ``approved`` (the other family's child to west,
-    approved by the admin) and ``north_section`` (a section at the north location)."""
+    approved by the admin) and ``north_section`` (a section at the north location). The
+    ``instructor`` actor teaches the section the first child is enrolled in: they see the
+    student, and may neither see nor ask for a transfer."""
     west = LocationFactory(code="WEST", name="West campus")
     office, admin = world.users["office"], world.users["admin"]
+    teacher = instructor_user(username="teacher", locations=[world.location])
+    Section.objects.filter(pk=world.s.section.pk).update(instructor=teacher)
+    world.users["instructor"] = teacher
     enrollment = EnrollmentFactory(student=world.child, section=world.s.section)
     requested = request(world.child, west, office)
     approved = request(world.other_child, west, office)
@@ -82,14 +88,15 @@ def tw(world):
     )
 
 
-def expect(office, other_office, admin, parent, other_parent, anonymous):
-    return dict(zip(ACTORS, (office, other_office, admin, parent, other_parent, anonymous), strict=True))
+def expect(office, other_office, admin, parent, other_parent, anonymous, *, instructor=403):
+    statuses = (office, other_office, admin, parent, other_parent, anonymous, instructor)
+    return dict(zip(MATRIX_ACTORS, statuses, strict=True))
 
 
 STAFF_LIST = expect(200, 200, 200, 403, 403, 401)
 IN_SCOPE_READ = expect(200, 404, 200, 403, 403, 401)
 APPROVER_ONLY = expect(403, 403, 200, 403, 403, 401)
-ALWAYS_405 = expect(405, 405, 405, 405, 405, 405)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, instructor=405)
 
 # (case id, method, path(tw), body(tw) or None, expected status per actor)
 CASES = [
@@ -144,7 +151,7 @@ def transfer_operations_covered() -> set[tuple[str, str]]:
     return {(method, UUID.sub("{id}", path(_AnyRecord()))) for _id, method, path, _body, _expected in CASES}
 
 
-@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("actor", MATRIX_ACTORS)
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"), [case[1:] for case in CASES], ids=[c[0] for c in CASES]
 )
