@@ -109,11 +109,13 @@ class PaymentForm(FieldSectionsMixin, forms.Form):
         """The student whose open invoices the form offers: the posted one, else the
         preselected one (``None`` for a family payment or an unknown id)."""
         if self.is_bound:
-            value = self.data.get(self.add_prefix("student"))
+            field = self.fields["student"]
+            # through the widget: without JavaScript the picker posts the typed number or name
+            value = field.widget.value_from_datadict(self.data, self.files, self.add_prefix("student"))
             if not value:
                 return None
             try:
-                return self.fields["student"].clean(value)
+                return field.clean(value)
             except ValidationError:
                 return None
         return self.initial.get("student")

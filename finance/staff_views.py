@@ -323,14 +323,22 @@ def payment_list(request):
     return render(request, "staff/finance_payment_list.html", context)
 
 
+def _visible_or_none(queryset, pk):
+    try:
+        return queryset.filter(pk=pk).first()
+    except (ValidationError, ValueError):
+        return None
+
+
 @staff_permission_required("finance.add_payment")
 def payment_new(request):
     posted = request.method == "POST"
     initial = {}
+    # an id that is not a UUID, or not one the user may see, preselects nothing (never a 500)
     if not posted and request.GET.get("student"):
-        initial["student"] = students_visible_to(request.user).filter(pk=request.GET["student"]).first()
+        initial["student"] = _visible_or_none(students_visible_to(request.user), request.GET["student"])
     if not posted and request.GET.get("guardian"):
-        initial["guardian"] = guardians_visible_to(request.user).filter(pk=request.GET["guardian"]).first()
+        initial["guardian"] = _visible_or_none(guardians_visible_to(request.user), request.GET["guardian"])
     form = PaymentForm(request.POST if posted else None, user=request.user, initial=initial)
     # choosing another student reloads the allocation section with their open invoices
     form.fields["student"].widget.attrs.update(

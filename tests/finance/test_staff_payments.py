@@ -40,6 +40,25 @@ def test_the_form_preselects_the_student_and_offers_only_visible_ones(money):
     assert other.context["form"].initial["student"] is None
 
 
+@pytest.mark.parametrize("query", [{"student": "junk"}, {"guardian": "12"}, {"student": "1", "guardian": "x"}])
+def test_an_id_that_is_not_one_preselects_nothing_and_is_no_500(money, query):
+    response = client_for(money.users["office"]).get(reverse("staff:finance-payment-new"), query)
+    assert response.status_code == 200
+    assert response.context["form"].initial.get("student") is None
+    assert response.context["form"].initial.get("guardian") is None
+
+
+def test_a_student_typed_without_javascript_gets_their_open_invoices(money):
+    # given the picker's text box only (no script filled in the chosen id)
+    client = client_for(money.users["office"])
+    data = {"student_text": money.child.student_number, "amount": "", "method": "cash"}
+    # when the form is posted back
+    response = client.post(reverse("staff:finance-payment-new"), data)
+    # then the allocation section offers the child's open invoice
+    form = response.context["form"]
+    assert [invoice for invoice, _field in form.allocation_fields()] == [money.invoice]
+
+
 def test_recording_a_payment_twice_with_the_same_form_makes_one_payment(money):
     client = client_for(money.users["office"])
     key = _form_key(client, student=money.child.pk)
