@@ -8,8 +8,8 @@ from academy.common.widgets import guardian_picker
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
-from families.selectors import guardians_visible_to
-from students.models import Student
+from families.selectors import guardians_visible_to, student_medical_visible
+from students.models import MEDICAL_FIELDS, MEDICAL_PERMISSION, Student
 from students.services import STATUS_TRANSITIONS
 
 STUDENT_SECTIONS = (
@@ -52,6 +52,14 @@ class StudentForm(FieldSectionsMixin, forms.ModelForm):
         self.fields["academic_year"].queryset = academic_year_list()
         self.fields["enrollment_date"].required = False
         self.fields["enrollment_date"].help_text = "Today when left empty."
+        # medical details only for those who may see this student's (students_medical_visible_to)
+        if self.instance.pk is None:
+            may_see_medical = user.has_perm(MEDICAL_PERMISSION)
+        else:
+            may_see_medical = student_medical_visible(user=user, student=self.instance)
+        if not may_see_medical:
+            for name in MEDICAL_FIELDS:
+                del self.fields[name]
 
     def _post_clean(self):
         """Model validation is the service's job (it runs it inside the transaction)."""

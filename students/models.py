@@ -39,6 +39,12 @@ def _search_text():
     return search_text_expression("student_number", "first_name", "last_name", "email", "phone")
 
 
+# A student's medical details, and the permission that lets staff see and change them
+# (who may see them: families.selectors.students_medical_visible_to).
+MEDICAL_FIELDS = ("medical_conditions", "medications", "allergies")
+MEDICAL_PERMISSION = "students.view_student_medical"
+
+
 class Student(TrackedModel):
     """A learner at one location of the academy: profile, contact, address, grade,
     emergency contact and medical notes. Never deleted: soft delete hides the record."""

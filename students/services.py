@@ -9,7 +9,7 @@ from academy.common.exceptions import Conflict
 from academy.common.numbering import STUDENT_NUMBERS, number_next
 from academy.common.services import assign_fields, validated_save
 from students import signals
-from students.models import Student
+from students.models import MEDICAL_FIELDS, MEDICAL_PERMISSION, Student
 
 EDITABLE_FIELDS = {
     "salutation",
@@ -60,6 +60,21 @@ def _normalise(data: dict) -> dict:
     return data
 
 
+def _refuse_medical_without_permission(data: dict, *, actor, student: Student | None = None) -> None:
+    """Only someone who may see a student's medical details may write them, whichever
+    interface asks (the staff form leaves the fields out for them; the API and the admin
+    get these errors). ``actor=None`` is the system (imports, seeds)."""
+    if actor is None or actor.has_perm(MEDICAL_PERMISSION):
+        return
+    changed = [
+        name
+        for name in MEDICAL_FIELDS
+        if name in data and (data[name] or "") != ((getattr(student, name) or "") if student else "")
+    ]
+    if changed:
+        raise ValidationError(dict.fromkeys(changed, "You may not see or change medical details."))
+
+
 def student_create(*, actor, data: dict) -> Student:
     """Create a student row with the next ``STU-YYYY-NNNN`` number.
 
@@ -69,6 +84,7 @@ def student_create(*, actor, data: dict) -> Student:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("student_create must run inside the admission transaction")
     data = _normalise(data)
+    _refuse_medical_without_permission(data, actor=actor)
     data.setdefault("enrollment_date", timezone.localdate())
     student = Student()
     assign_fields(student, data, allowed=EDITABLE_FIELDS | {"status"})
@@ -81,6 +97,7 @@ def student_create(*, actor, data: dict) -> Student:
 def student_update(*, student: Student, actor, data: dict, reason: str = "") -> Student:
     student = Student.objects.select_for_update().get(pk=student.pk)
     data = _normalise(data)
+    _refuse_medical_without_permission(data, actor=actor, student=student)
     if "location" in data and data["location"] != student.location:
         data.setdefault("previous_location", student.location)
     assign_fields(student, data, allowed=EDITABLE_FIELDS | {"previous_location"})
