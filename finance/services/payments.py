@@ -222,19 +222,19 @@ def _check_overpayment(amount: Decimal, accounts, *, family: bool) -> None:
     owed = payment_owed(accounts)
     if amount <= owed:
         return
-    who = "the family" if family else "the student"
-    owing = f"{who.capitalize()} owes {money_format(owed)}" if owed > ZERO else f"Nothing is owed for {who}"
-    raise ValidationError(
-        {
-            "amount": [
-                ValidationError(
-                    f"{owing}: this payment would leave {money_format(amount - owed)} as account credit. "
-                    "Confirm the overpayment to record it.",
-                    code="overpayment_unconfirmed",
-                )
-            ]
-        }
-    )
+    if family:
+        # a family's children may be at locations the person recording cannot see: no sums
+        text = (
+            "This payment is more than the family owes: the rest would stay as account credit. "
+            "Confirm the overpayment to record it."
+        )
+    else:
+        owing = f"The student owes {money_format(owed)}" if owed > ZERO else "Nothing is owed for the student"
+        text = (
+            f"{owing}: this payment would leave {money_format(amount - owed)} as account credit. "
+            "Confirm the overpayment to record it."
+        )
+    raise ValidationError({"amount": [ValidationError(text, code="overpayment_unconfirmed")]})
 
 
 class _LostRace(Exception):
