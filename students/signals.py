@@ -6,7 +6,7 @@ student's change back with everything the receivers wrote."""
 from django.dispatch import Signal
 
 # Sent by ``students.services`` inside the transaction that withdraws, graduates or
-# soft-deletes a student, after the student's row is locked and before it is saved,
+# soft-deletes a student, after the student's row is locked and saved,
 # with ``student``, ``actor`` (may be ``None``), ``departure`` (one of ``DEPARTURES``),
 # ``reason`` and ``on`` (the day the student leaves). ``enrollment.receivers`` ends the
 # student's enrollments, offers the freed seats to the waitlists and takes the student

@@ -14,12 +14,13 @@
 (function () {
   "use strict";
 
-  var MONEY = /^\s*(\d{1,10})(?:\.(\d{1,2}))?\s*$/;
+  // the plain decimals the server takes (academy.common.money.money_parse): "10", "10.5", "10.", ".5"
+  var MONEY = /^\s*(\d{0,10})(?:\.(\d{0,2}))?\s*$/;
 
   function cents(text) {
     var match = MONEY.exec(text || "");
-    if (!match) return null;
-    return parseInt(match[1], 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
+    if (!match || (!match[1] && !match[2])) return null;
+    return parseInt(match[1] || "0", 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
   }
 
   function format(value) {
@@ -144,10 +145,15 @@
       update();
     }
 
+    var structuresRequest = null;
+
     function studentChosen(value) {
       if (!structuresUrl) return;
       var url = structuresUrl + (value ? "&student=" + encodeURIComponent(value) : "");
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      // only the answer for the student chosen last counts
+      if (structuresRequest) structuresRequest.abort();
+      structuresRequest = new AbortController();
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", signal: structuresRequest.signal })
         .then(function (response) {
           if (!response.ok) throw new Error(response.status);
           return response.json();
@@ -155,7 +161,8 @@
         .then(function (data) {
           offer(data.structures || [], data.location);
         })
-        .catch(function () {
+        .catch(function (error) {
+          if (error.name === "AbortError") return;
           if (scope) scope.textContent = "The fee structures could not be loaded; the server still checks the location.";
         });
     }

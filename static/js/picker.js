@@ -132,7 +132,9 @@
           if (input.value.trim() === query) render(data.results || [], query);
         })
         .catch(function (error) {
-          if (error.name !== "AbortError") status.textContent = "The search failed; type the number instead.";
+          if (error.name === "AbortError") return;
+          lastQuery = null; // typing the same text again tries again
+          status.textContent = "The search failed; type the number instead.";
         });
     }
 
@@ -157,7 +159,11 @@
       } else if (event.key === "Enter") {
         if (isOpen) {
           event.preventDefault(); // choosing, not submitting
-          choose(active >= 0 ? active : items.length === 1 ? 0 : -1);
+          if (active >= 0 || items.length === 1) {
+            choose(active >= 0 ? active : 0);
+          } else {
+            highlight(0); // several matches and none picked yet: the first is highlighted, Enter again chooses it
+          }
         }
       } else if (event.key === "Escape") {
         if (!list.hidden) {
