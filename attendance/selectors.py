@@ -185,12 +185,14 @@ class RosterRow:
 def roster(*, class_session: ClassSession) -> list[RosterRow]:
     """Who is expected in ``class_session``: students enrolled in its section from that
     day on, students with a make-up booked into it, and anybody already marked (say, a
-    student withdrawn since). Sorted by name. Three queries whatever the size."""
+    student withdrawn since: the mark is part of the session), but never a deleted
+    student, who disappears from every list. Sorted by name. Three queries whatever the
+    size."""
     records = {
         r.student_id: r
-        for r in AttendanceRecord.objects.filter(class_session=class_session).select_related(
-            "student", "enrollment", "class_session__section__course"
-        )
+        for r in AttendanceRecord.objects.filter(
+            class_session=class_session, student__deleted_at__isnull=True
+        ).select_related("student", "enrollment", "class_session__section__course")
     }
     enrollments = (
         Enrollment.objects.filter(section_id=class_session.section_id, status=Enrollment.Status.ENROLLED)

@@ -60,3 +60,11 @@ def test_the_staff_pages_say_what_leaving_does(client, booked_and_spare, office,
     client.force_login(academy_admin)
     page = client.get(reverse("staff:student-delete", args=[student.pk])).content.decode()
     assert "cancels their booked make-up sessions" in page
+
+
+def test_a_deleted_student_leaves_the_rosters_of_sessions_already_marked(enrolled, sessions, coach, academy_admin):
+    (enrollment,) = enrolled()
+    mark(sessions[0], enrollment, "present", coach)
+    assert [row.student for row in selectors.roster(class_session=sessions[0])] == [enrollment.student]
+    student_soft_delete(student=enrollment.student, actor=academy_admin, reason="Created twice")
+    assert selectors.roster(class_session=sessions[0]) == []
