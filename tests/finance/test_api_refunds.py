@@ -56,11 +56,13 @@ def _body(money, **changes):
 # -- the permission matrix --------------------------------------------------------------
 
 
-def expect(finance, office, other_office, admin, parent, other_parent, anonymous):
-    return dict(zip(ACTORS, (finance, office, other_office, admin, parent, other_parent, anonymous), strict=True))
+def expect(finance, office, other_office, admin, parent, other_parent, anonymous, *, instructor=403):
+    """The instructor teaches the child (``money``): they see the student, never the money."""
+    statuses = (finance, office, other_office, admin, instructor, parent, other_parent, anonymous)
+    return dict(zip(ACTORS, statuses, strict=True))
 
 
-ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405)
+ALWAYS_405 = expect(405, 405, 405, 405, 405, 405, 405, instructor=405)
 CASES = [
     # office staff hold no refund permission at all; parents read their own children's
     ("refunds-list", "get", lambda m: f"{V1}/refunds/", None, expect(200, 403, 403, 200, 200, 200, 401)),
