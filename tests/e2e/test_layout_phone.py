@@ -3,23 +3,19 @@ list and a section's roster scroll their tables, never the page; radio buttons s
 their label's line; the student picker finds a student by typing and is driven by the
 keyboard."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import transaction
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from enrollment.services import enroll
 from tests.e2e.conftest import screenshot, sign_in
 from tests.factories.academy import (
     PASSWORD,
-    AcademicYearFactory,
     CourseFactory,
     SectionFactory,
-    TermFactory,
     admin_user,
     instructor_user,
+    running_term,
     staff_user,
 )
 from tests.factories.families import StudentFactory
@@ -34,16 +30,11 @@ WIDTHS = "() => [document.documentElement.scrollWidth, document.body.scrollWidth
 @pytest.fixture
 def full_section(location):
     """A full section with a long instructor name, two students seated and two waiting."""
-    today = timezone.localdate()
     with transaction.atomic():
         office = staff_user(username="office", locations=[location])
         admin_user(username="boss")
         coach = instructor_user(username="coach", first_name="Alexandra", last_name="Montgomery-Smith")
-        term = TermFactory(
-            academic_year=AcademicYearFactory(),
-            start_date=today - timedelta(days=30),
-            end_date=today + timedelta(days=60),
-        )
+        term = running_term(days_after=60)
         section = SectionFactory(
             course=CourseFactory(code="SWIM-1", title="Swim level 1 for beginners"),
             term=term,

@@ -7,7 +7,7 @@ from django.utils import timezone
 from academy.models import ClassSession, Term
 from enrollment.models import Enrollment, WaitlistEntry
 from finance.models import Invoice, LedgerEntry
-from tests.factories.academy import AcademicYearFactory, CourseFactory, SectionFactory, TermFactory
+from tests.factories.academy import CourseFactory, SectionFactory, running_term
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory
 
@@ -30,14 +30,9 @@ def today():
 
 
 @pytest.fixture
-def term(db, today):
+def term(db):
     """An open term running today (a term past its end takes no enrollment)."""
-    return TermFactory(
-        academic_year=AcademicYearFactory(),
-        name="Autumn",
-        start_date=today - datetime.timedelta(days=30),
-        end_date=today + datetime.timedelta(days=90),
-    )
+    return running_term(name="Autumn")
 
 
 def term_running_today(academy):

@@ -1,18 +1,16 @@
 """Capacity under concurrent requests (PostgreSQL, real threads and connections)."""
 
-import datetime
 import threading
 import time
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from enrollment import services
 from enrollment.models import Enrollment, WaitlistEntry
 from students.services import student_change_status
-from tests.factories.academy import AcademicYearFactory, LocationFactory, SectionFactory, TermFactory, staff_user
+from tests.factories.academy import LocationFactory, SectionFactory, running_term, staff_user
 from tests.factories.families import StudentFactory
 
 
@@ -23,13 +21,7 @@ def test_fifty_concurrent_enrollments_into_ten_seats():
     waitlist: exactly 10 enrolled, the other 40 refused (section_full) or waitlisted."""
     location = LocationFactory(code="MAIN")
     office = staff_user(username="office")
-    today = timezone.localdate()
-    term = TermFactory(
-        academic_year=AcademicYearFactory(),
-        name="Autumn",
-        start_date=today - datetime.timedelta(days=30),
-        end_date=today + datetime.timedelta(days=90),
-    )
+    term = running_term(name="Autumn")
     section = SectionFactory(location=location, capacity=10, term=term)
     students = [StudentFactory(location=location) for _ in range(50)]
     barrier = threading.Barrier(len(students))
@@ -79,13 +71,7 @@ def test_a_seat_given_while_the_student_leaves_waits_and_is_refused():
     student withdrawn (409 ``student_not_active``), so no seat is left behind."""
     location = LocationFactory(code="MAIN")
     office = staff_user(username="office")
-    today = timezone.localdate()
-    term = TermFactory(
-        academic_year=AcademicYearFactory(),
-        name="Autumn",
-        start_date=today - datetime.timedelta(days=30),
-        end_date=today + datetime.timedelta(days=90),
-    )
+    term = running_term(name="Autumn")
     held, other = (SectionFactory(location=location, capacity=5, term=term) for _ in range(2))
     leaver = StudentFactory(location=location)
     services.enroll(student=leaver, section=held, actor=office)

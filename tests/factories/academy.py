@@ -92,6 +92,20 @@ class TermFactory(DjangoModelFactory):
     end_date = datetime.date(2025, 12, 19)
 
 
+def running_term(*, days_before: int = 30, days_after: int = 90, **kwargs) -> models.Term:
+    """A term of a new academic year that runs today (``days_before`` days ago to
+    ``days_after`` days ahead): a term past its end takes no enrollment."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    kwargs.setdefault("academic_year", AcademicYearFactory())
+    return TermFactory(
+        start_date=today - datetime.timedelta(days=days_before),
+        end_date=today + datetime.timedelta(days=days_after),
+        **kwargs,
+    )
+
+
 class GradeLevelFactory(DjangoModelFactory):
     class Meta:
         model = models.GradeLevel
