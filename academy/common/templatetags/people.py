@@ -1,4 +1,5 @@
-"""People in finance pages and documents: ``{{ payment.collected_by|person }}`` shows the
+"""People on every staff page and document (``{% load people %}``):
+``{{ payment.collected_by|person }}`` shows the
 user's full name ("Frank Chen"), their username only when they have no name, and
 ``default`` (an em dash unless given) when there is nobody:
 ``{{ adjustment.requested_by|person:"System" }}``."""
@@ -8,13 +9,9 @@ from django import template
 register = template.Library()
 
 
-def person_name(user, default: str = "—") -> str:
+@register.filter(name="person")
+def person(user, default: str = "—") -> str:
     if user is None or user == "":
         return default
     full_name = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
     return full_name or (user.get_username() if hasattr(user, "get_username") else str(user))
-
-
-@register.filter(name="person")
-def person_filter(user, default: str = "—") -> str:
-    return person_name(user, default)
