@@ -14,8 +14,7 @@ from academy.roles import PARENT, STAFF_ROLES
 from academy.selectors import location_ids_visible_to, scoped_to_locations, teaches_only
 from families.models import Guardian, StudentGuardian
 from notifications.services import Recipient
-from students import models as students_models
-from students.models import Student
+from students.models import MEDICAL_PERMISSION, Student
 from students.selectors import student_list_related, student_search
 
 
@@ -54,11 +53,6 @@ def students_visible_to(user) -> QuerySet[Student]:
             guardian_links__guardian__account_status=Guardian.AccountStatus.ACTIVE,
         )
     return Student.objects.none()
-
-
-# The fields of a student's medical details, and the permission that lets staff see them.
-MEDICAL_FIELDS = students_models.MEDICAL_FIELDS
-MEDICAL_PERMISSION = students_models.MEDICAL_PERMISSION
 
 
 def students_medical_visible_to(user) -> QuerySet[Student]:

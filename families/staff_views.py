@@ -20,7 +20,6 @@ from academy.common.history import as_of, history_page
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required, staff_required
 from families.selectors import (
-    MEDICAL_FIELDS,
     admissions_by_month,
     student_counts,
     student_export_rows,
@@ -32,7 +31,7 @@ from families.selectors import (
 from families.services import student_admit
 from families.staff_forms import AdmissionForm, DeleteForm, EditReasonForm, StatusForm, StudentForm
 from students.filters import StudentFilterSet
-from students.models import Student
+from students.models import MEDICAL_FIELDS, Student
 from students.services import student_change_status, student_soft_delete, student_update
 
 PAGE_SIZE = 25

@@ -26,8 +26,8 @@ from academy.api import (
 )
 from academy.selectors import academic_year_list, grade_level_list, location_list
 from families.models import Guardian, StudentGuardian
-from families.selectors import MEDICAL_FIELDS, guardians_visible_to, student_ids_medical_visible, students_visible_to
-from students.models import Salutation, Student
+from families.selectors import guardians_visible_to, student_ids_medical_visible, students_visible_to
+from students.models import MEDICAL_FIELDS, Salutation, Student
 
 STAFF_ONLY_FIELDS = ("internal_notes",)
 MEDICAL_HELP = (

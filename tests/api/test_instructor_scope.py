@@ -5,7 +5,7 @@ The permission matrix itself is ``test_permissions.py``."""
 
 import pytest
 
-from families.selectors import MEDICAL_FIELDS
+from students.models import MEDICAL_FIELDS
 from tests.factories.academy import finance_user, parent_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentFactory, StudentGuardianFactory
