@@ -20,6 +20,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs REDIS_URL for a real Celery worker"))
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_allowed():
+    """Each test starts with Celery's process-wide "a task is running here" flag clear.
+    An eager task sets it around its run and restores it after; eager tasks run at the
+    same time in a background thread (``academy.common.background``) and in the test's
+    own thread can restore each other's value and leave it set, and then any later
+    ``result.get()`` in that process refuses ("Never call result.get() within a task")."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
