@@ -349,6 +349,14 @@ class SkillArea(UUIDModel):
     """A skill assessed on the 0-3 scale (docs/rules.md, Skills), e.g. "Breathing", "Kicking"."""
 
     curriculum = models.ForeignKey(Curriculum, on_delete=models.CASCADE, related_name="skill_areas")
+    level = models.ForeignKey(
+        CurriculumLevel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="skill_areas",
+        help_text="Assessed at this level only; empty: at every level of the curriculum.",
+    )
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     history = HistoricalRecords()
@@ -361,6 +369,10 @@ class SkillArea(UUIDModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        if self.level_id and self.curriculum_id and self.level.curriculum_id != self.curriculum_id:
+            raise ValidationError({"level": "The level belongs to another curriculum."})
 
 
 class Section(TimeStampedModel):

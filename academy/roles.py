@@ -13,7 +13,7 @@ PARENT = "Parent"
 STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
 ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
 
-DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment", "attendance")
+DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment", "attendance", "grading")
 STRUCTURE_MODELS = (
     "location",
     "facility",
@@ -55,6 +55,16 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         | _manage("enrollment", "enrollment", "waitlistentry")
         | _manage("attendance", "attendancerecord", delete=True)
         | _manage("attendance", "makeupcredit")
+        # the registrar's work: gradebooks, publishing, freezing, deciding change requests
+        | _manage("grading", "assessment", "score", "skillrating", delete=True)
+        | _view("grading", "gradescale", "gradeband")
+        | _manage("grading", "result", "resultchange")
+        | {
+            "grading.publish_result",
+            "grading.freeze_result",
+            "grading.approve_resultchange",
+            "grading.override_eligibility",
+        }
     ),
     FINANCE: (
         _view("academy", *STRUCTURE_MODELS)
@@ -81,6 +91,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | _view("enrollment", "enrollment", "waitlistentry")
     # instructors mark attendance in the sections they teach (academy.selectors.section_list)
     | _manage("attendance", "attendancerecord")
-    | _view("attendance", "makeupcredit"),
+    | _view("attendance", "makeupcredit")
+    # the sections they teach only: gradebooks, skill ratings, publishing; they request
+    # grade changes but never decide them
+    | _manage("grading", "assessment", "score", "skillrating", delete=True)
+    | _view("grading", "gradescale", "gradeband", "result")
+    | {"grading.change_result", "grading.publish_result", "grading.view_resultchange", "grading.add_resultchange"},
     PARENT: set(),
 }

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "finance",
     "enrollment",
     "attendance",
+    "grading",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,8 @@ from families import portal_urls as families_portal_urls
 from families import staff_urls as families_staff_urls
 from finance import portal_urls as finance_portal_urls
 from finance import staff_urls as finance_staff_urls
+from grading import portal_urls as grading_portal_urls
+from grading import staff_urls as grading_staff_urls
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
 # pages that list students live in families (layer rule) and higher apps.
@@ -35,6 +37,7 @@ staff_urlpatterns = [
     *finance_staff_urls.urlpatterns,
     *enrollment_staff_urls.urlpatterns,
     *attendance_staff_urls.urlpatterns,
+    *grading_staff_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -57,6 +60,7 @@ urlpatterns = [
                     *finance_portal_urls.urlpatterns,
                     *enrollment_portal_urls.urlpatterns,
                     *attendance_portal_urls.urlpatterns,
+                    *grading_portal_urls.urlpatterns,
                 ],
                 families_portal_urls.app_name,
             )

@@ -1,0 +1,1 @@
+"""The grading API (docs/api.md)."""

@@ -1,0 +1,369 @@
+"""Grading (docs/rules.md, Grading): skill progress, grade scales, assessments and scores,
+results and the requests that change a published result.
+
+- ``SkillRating``: one assessment of one skill area for one enrollment, 0-3, kept for ever
+  (a new rating is a new row), so progress since any date can be shown and charted.
+- ``GradeScale`` + ``GradeBand``: a percentage to a letter, grade points and pass/fail.
+- ``Assessment``: per section, typed and weighted; a section's weights total at most 100
+  (``grading.services`` locks the section), publishing needs exactly 100.
+- ``Score``: one per student and assessment; scored (0..max), excused or missing.
+- ``Result``: one per student and section; draft -> published -> frozen. A draft follows
+  the scores. A published result changes only through an approved ``ResultChange``; a
+  frozen one never changes. The database enforces both (``grading.migrations._result_guard``).
+- ``ResultChange``: a request for a new grade on a published result; the approver is
+  never the requester (a database check).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from academy.common.models import TimeStampedModel, TrackedModel
+
+RATING_MIN, RATING_MAX = 0, 3
+
+
+def _rating_check(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": RATING_MIN, f"{field}__lte": RATING_MAX})
+
+
+class SkillRating(TrackedModel):
+    """One assessment of a skill area (seed ``student_progress``). Never edited: the next
+    assessment is a new row whose ``previous_rating`` is the last one's ``current_rating``.
+    A rating below the previous one is a correction and says why."""
+
+    student = models.ForeignKey("students.Student", on_delete=models.CASCADE, related_name="skill_ratings")
+    enrollment = models.ForeignKey("enrollment.Enrollment", on_delete=models.CASCADE, related_name="skill_ratings")
+    skill_area = models.ForeignKey("academy.SkillArea", on_delete=models.PROTECT, related_name="ratings")
+    level = models.ForeignKey("academy.CurriculumLevel", on_delete=models.PROTECT, related_name="+")
+    module = models.ForeignKey(
+        "academy.CurriculumModule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    previous_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    current_rating = models.PositiveSmallIntegerField()
+    target_rating = models.PositiveSmallIntegerField(default=RATING_MAX)
+    correction_reason = models.CharField(
+        max_length=300, blank=True, help_text="Required when the rating goes below the previous one."
+    )
+    assessment_date = models.DateField()
+    instructor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    instructor_notes = models.TextField(blank=True)
+    student_notes = models.TextField(blank=True)
+    parent_notes = models.TextField(blank=True)
+    achievement_milestones = models.JSONField(default=list, blank=True)
+    learning_objectives = models.JSONField(default=list, blank=True)
+    next_goals = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-assessment_date", "-created_at"]
+        indexes = [
+            # the progress query: a student's ratings since a date (seed 000)
+            models.Index(fields=["student", "assessment_date"], name="skill_rating_student_date"),
+            models.Index(fields=["student", "skill_area"], name="skill_rating_student_skill"),
+            # the latest rating of each skill area of an enrollment
+            models.Index(fields=["enrollment", "skill_area", "-created_at"], name="skill_rating_latest"),
+            models.Index(fields=["assessment_date"], name="skill_rating_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=_rating_check("previous_rating"), name="skill_rating_previous_0_3"),
+            models.CheckConstraint(
+                condition=Q(current_rating__gte=RATING_MIN, current_rating__lte=RATING_MAX),
+                name="skill_rating_current_0_3",
+                violation_error_message="A rating is from 0 to 3.",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_rating__gte=RATING_MIN, target_rating__lte=RATING_MAX),
+                name="skill_rating_target_0_3",
+                violation_error_message="A target is from 0 to 3.",
+            ),
+            models.CheckConstraint(
+                condition=Q(current_rating__lte=F("target_rating")),
+                name="skill_rating_current_at_most_target",
+                violation_error_message="The rating cannot be above the target.",
+            ),
+            models.CheckConstraint(
+                condition=Q(previous_rating__isnull=True)
+                | Q(current_rating__gte=F("previous_rating"))
+                | ~Q(correction_reason=""),
+                name="skill_rating_no_drop_without_reason",
+                violation_error_message="A rating below the previous one is a correction: give the reason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill_area_id}: {self.current_rating}/{self.target_rating} on {self.assessment_date}"
+
+
+class GradeScale(TimeStampedModel):
+    """Bands from a percentage to a letter. The scale of a section is the most specific
+    one: its programme at its location, its programme, its location, else the default."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(default=False)
+    program = models.ForeignKey(
+        "academy.Program", null=True, blank=True, on_delete=models.PROTECT, related_name="grade_scales"
+    )
+    location = models.ForeignKey(
+        "academy.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="grade_scales"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="one_default_grade_scale",
+                violation_error_message="Another grade scale is already the default.",
+            ),
+            models.UniqueConstraint(fields=["program", "location"], name="grade_scale_unique_per_program_location"),
+            models.UniqueConstraint(
+                fields=["program"],
+                condition=Q(program__isnull=False, location__isnull=True),
+                name="grade_scale_unique_per_program",
+            ),
+            models.UniqueConstraint(
+                fields=["location"],
+                condition=Q(program__isnull=True, location__isnull=False),
+                name="grade_scale_unique_per_location",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def band_for(self, percentage: Decimal | None, bands=None) -> "GradeBand | None":
+        if percentage is None:
+            return None
+        for band in bands if bands is not None else self.bands.all():  # highest first
+            if percentage >= band.min_percentage:
+                return band
+        return None
+
+
+class GradeBand(models.Model):
+    scale = models.ForeignKey(GradeScale, on_delete=models.CASCADE, related_name="bands")
+    letter = models.CharField(max_length=10)
+    min_percentage = models.DecimalField(max_digits=5, decimal_places=2)
+    grade_points = models.DecimalField(max_digits=4, decimal_places=2, default=0)
+    passed = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["scale", "-min_percentage"]
+        constraints = [
+            models.UniqueConstraint(fields=["scale", "letter"], name="grade_band_letter_unique"),
+            models.UniqueConstraint(fields=["scale", "min_percentage"], name="grade_band_floor_unique"),
+            models.CheckConstraint(
+                condition=Q(min_percentage__gte=0, min_percentage__lte=100),
+                name="grade_band_floor_percent",
+                violation_error_message="A band starts at a percentage from 0 to 100.",
+            ),
+            models.CheckConstraint(condition=Q(grade_points__gte=0), name="grade_band_points_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.letter} (from {self.min_percentage}%)"
+
+
+class Assessment(TrackedModel):
+    class Type(models.TextChoices):
+        QUIZ = "quiz", "Quiz"
+        ASSIGNMENT = "assignment", "Assignment"
+        PROJECT = "project", "Project"
+        MIDTERM = "midterm", "Midterm"
+        FINAL = "final", "Final exam"
+
+    section = models.ForeignKey("academy.Section", on_delete=models.PROTECT, related_name="assessments")
+    type = models.CharField(max_length=12, choices=Type.choices)
+    title = models.CharField(max_length=200)
+    date = models.DateField(null=True, blank=True)
+    weight = models.DecimalField(max_digits=5, decimal_places=2, help_text="Percent of the final grade.")
+    max_score = models.DecimalField(max_digits=7, decimal_places=2, default=100)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["section", "date", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["section", "title"], name="assessment_title_unique_per_section"),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0, weight__lte=100),
+                name="assessment_weight_percent",
+                violation_error_message="A weight is more than 0 and at most 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_score__gt=0),
+                name="assessment_max_score_positive",
+                violation_error_message="The maximum score must be more than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=["quiz", "assignment", "project", "midterm", "final"]),
+                name="assessment_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.weight}%)"
+
+
+class Score(TrackedModel):
+    """A student's mark on an assessment. ``max_score`` is the assessment's, copied so the
+    database itself refuses a score above it."""
+
+    class Status(models.TextChoices):
+        SCORED = "scored", "Scored"
+        EXCUSED = "excused", "Excused"
+        MISSING = "missing", "Missing"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="scores")
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="scores")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCORED)
+    score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    max_score = models.DecimalField(max_digits=7, decimal_places=2)
+    comment = models.CharField(max_length=300, blank=True)
+    eligibility_override_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why a final exam counts for a student below the attendance threshold."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["assessment", "student"]
+        permissions = [
+            ("override_eligibility", "Can score a final exam for a student below the attendance threshold"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "student"],
+                name="score_one_per_student_and_assessment",
+                violation_error_message="This student already has a score for this assessment.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="scored", score__isnull=False, score__gte=0, score__lte=F("max_score"))
+                | (Q(status__in=["excused", "missing"]) & Q(score__isnull=True)),
+                name="score_between_0_and_max",
+                violation_error_message="A score is from 0 to the maximum; excused and missing have none.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} {self.assessment_id}: {self.score if self.status == 'scored' else self.status}"
+
+
+class Result(TimeStampedModel):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        FROZEN = "frozen", "Frozen"
+
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="results")
+    section = models.ForeignKey("academy.Section", on_delete=models.PROTECT, related_name="results")
+    scale = models.ForeignKey(GradeScale, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    letter_grade = models.CharField(max_length=10, blank=True)
+    grade_points = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    comments = models.TextField(blank=True, help_text="The instructor's comment, printed on the report card.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # the approved change request that last changed the grade (the database guard checks it)
+    last_change = models.ForeignKey(
+        "grading.ResultChange", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["section", "student"]
+        permissions = [("publish_result", "Can publish results"), ("freeze_result", "Can freeze results")]
+        indexes = [models.Index(fields=["student", "state"], name="result_student_state")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "section"],
+                name="result_one_per_student_and_section",
+                violation_error_message="This student already has a result for this section.",
+            ),
+            models.CheckConstraint(condition=Q(state__in=["draft", "published", "frozen"]), name="result_state_valid"),
+            models.CheckConstraint(
+                condition=Q(percentage__isnull=True) | Q(percentage__gte=0, percentage__lte=100),
+                name="result_percentage_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="draft") | Q(published_at__isnull=False),
+                name="result_published_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="frozen") | Q(frozen_at__isnull=False),
+                name="result_frozen_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} {self.section_id}: {self.letter_grade or '-'} ({self.state})"
+
+
+class ResultChange(TimeStampedModel):
+    """A request to change a published result's grade (seed 004 ``PENDING_CHANGE``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    result = models.ForeignKey(Result, on_delete=models.PROTECT, related_name="changes")
+    old_grade = models.CharField(max_length=10, blank=True)
+    new_grade = models.CharField(max_length=10)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who approved or rejected it.",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        permissions = [("approve_resultchange", "Can approve or reject result change requests")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "rejected"]), name="result_change_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
+                name="result_change_approver_is_not_requester",
+                violation_error_message="The approver must be someone other than the requester.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", approved_by__isnull=True, resolved_at__isnull=True)
+                | (~Q(status="pending") & Q(approved_by__isnull=False, resolved_at__isnull=False)),
+                name="result_change_resolution_complete",
+            ),
+            models.UniqueConstraint(
+                fields=["result"],
+                condition=Q(status="pending"),
+                name="result_change_one_pending_per_result",
+                violation_error_message="This result already has a pending change request.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.old_grade} -> {self.new_grade} ({self.status})"

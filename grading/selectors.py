@@ -1,0 +1,376 @@
+"""Reads of the grading app: the grade scale of a section, the weighted percentage, the
+gradebook of a section, results and change requests, and skill progress.
+
+The percentage (docs/rules.md, Grading): each assessment counts by its weight; an excused
+score drops out and its weight is spread over the rest; a missing score (or none) drops
+out of a draft and counts as 0 once results are published. Rounded half up to 0.01.
+
+Every list is scoped through ``academy.selectors.section_list`` (a location-limited user
+sees their locations' sections, an instructor only the sections they teach) and
+``families.selectors.students_visible_to``; nowhere else.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+
+from academy.models import CurriculumLevel, Section, SkillArea, User
+from academy.selectors import section_list
+from attendance.selectors import enrollment_summaries, summary_of, threshold_for
+from enrollment.models import Enrollment
+from families.selectors import students_visible_to
+from finance.selectors import Hold, hold_for
+from grading.models import Assessment, GradeBand, GradeScale, Result, ResultChange, Score, SkillRating
+
+CENT = Decimal("0.01")
+FULL_WEIGHT = Decimal("100")
+# the enrollments a gradebook and a published section cover: everyone who took the class
+GRADED_STATUSES = (Enrollment.Status.ENROLLED, Enrollment.Status.PAUSED, Enrollment.Status.COMPLETED)
+
+
+# --- scales and the percentage -------------------------------------------------------------
+
+
+def _scales_with_bands() -> QuerySet[GradeScale]:
+    return GradeScale.objects.prefetch_related(
+        Prefetch("bands", queryset=GradeBand.objects.order_by("-min_percentage"))
+    )
+
+
+def scale_for(section: Section) -> GradeScale | None:
+    """The most specific scale: the programme's at the section's location, the programme's,
+    the location's, else the default. One query (bands prefetched: two)."""
+    program_id = section.course.program_id
+    candidates = list(
+        _scales_with_bands().filter(
+            Q(program_id=program_id, location_id=section.location_id)
+            | Q(program_id=program_id, location__isnull=True)
+            | Q(program__isnull=True, location_id=section.location_id)
+            | Q(is_default=True)
+        )
+    )
+
+    def rank(scale: GradeScale) -> int:
+        if scale.program_id == program_id and scale.location_id == section.location_id:
+            return 0
+        if scale.program_id == program_id and scale.location_id is None:
+            return 1
+        if scale.program_id is None and scale.location_id == section.location_id:
+            return 2
+        return 3
+
+    return min(candidates, key=rank) if candidates else None
+
+
+def weights_total(section: Section) -> Decimal:
+    return Assessment.objects.filter(section=section).aggregate(total=Sum("weight"))["total"] or Decimal("0")
+
+
+def weighted_percentage(assessments, scores: dict, *, final: bool) -> Decimal | None:
+    """The weighted percentage of one student. ``scores`` maps an assessment id to its
+    ``Score`` (absent: no score). ``final``: missing scores count as 0 (publishing);
+    otherwise they drop out (a draft). ``None`` when nothing counts yet."""
+    earned = Decimal("0")
+    counted = Decimal("0")
+    for assessment in assessments:
+        score = scores.get(assessment.pk)
+        status = score.status if score is not None else Score.Status.MISSING
+        if status == Score.Status.EXCUSED:
+            continue
+        if status == Score.Status.MISSING:
+            if not final:
+                continue
+            counted += assessment.weight
+            continue
+        earned += Decimal(score.score) / Decimal(assessment.max_score) * assessment.weight
+        counted += assessment.weight
+    if not counted:
+        return None
+    return (earned * 100 / counted).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Grade:
+    percentage: Decimal | None
+    letter: str = ""
+    points: Decimal | None = None
+    passed: bool | None = None
+
+
+def grade_for(percentage: Decimal | None, scale: GradeScale | None) -> Grade:
+    band = scale.band_for(percentage, bands=list(scale.bands.all())) if scale is not None else None
+    if band is None:
+        return Grade(percentage=percentage)
+    return Grade(percentage=percentage, letter=band.letter, points=band.grade_points, passed=band.passed)
+
+
+def band_by_letter(scale: GradeScale | None, letter: str) -> GradeBand | None:
+    if scale is None:
+        return None
+    return next((band for band in scale.bands.all() if band.letter == letter), None)
+
+
+# --- eligibility --------------------------------------------------------------------------
+
+
+def ineligible_students(section: Section) -> dict:
+    """Students of ``section`` below its attendance eligibility threshold (docs/rules.md,
+    Attendance): student id -> their percentage. No marks yet: eligible. One query."""
+    threshold = threshold_for(section)
+    below = {}
+    for enrollment in enrollment_summaries(Enrollment.objects.filter(section=section, status__in=GRADED_STATUSES)):
+        pct = summary_of(enrollment).percentage
+        if pct is not None and pct < threshold:
+            below[enrollment.student_id] = pct
+    return below
+
+
+# --- scoped lists -------------------------------------------------------------------------
+
+
+def assessment_list(*, user: User) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(section__in=section_list(user=user)).select_related(
+        "section__course", "section__term", "section__location"
+    )
+
+
+def score_list(*, user: User) -> QuerySet[Score]:
+    return Score.objects.filter(
+        assessment__section__in=section_list(user=user), student__in=students_visible_to(user)
+    ).select_related("assessment", "student")
+
+
+def result_list(*, user: User) -> QuerySet[Result]:
+    return Result.objects.filter(
+        section__in=section_list(user=user), student__in=students_visible_to(user)
+    ).select_related("student", "section__course", "section__term__academic_year", "section__location", "scale")
+
+
+def result_change_list(*, user: User) -> QuerySet[ResultChange]:
+    return ResultChange.objects.filter(
+        result__section__in=section_list(user=user), result__student__in=students_visible_to(user)
+    ).select_related(
+        "result__student", "result__section__course", "result__section__term", "requested_by", "approved_by"
+    )
+
+
+def skill_rating_list(*, user: User) -> QuerySet[SkillRating]:
+    return SkillRating.objects.filter(
+        enrollment__section__in=section_list(user=user), student__in=students_visible_to(user)
+    ).select_related("skill_area", "level", "module", "enrollment__section__course", "instructor")
+
+
+# --- the gradebook ------------------------------------------------------------------------
+
+
+@dataclass
+class GradebookRow:
+    enrollment: Enrollment
+    scores: dict  # assessment id -> Score
+    result: Result | None
+    draft: Grade
+    eligible: bool = True
+    attendance: Decimal | None = None
+
+    @property
+    def student(self):
+        return self.enrollment.student
+
+
+@dataclass
+class Gradebook:
+    section: Section
+    scale: GradeScale | None
+    assessments: list
+    rows: list = field(default_factory=list)
+    weights_total: Decimal = Decimal("0")
+    threshold: Decimal = Decimal("0")
+
+    @property
+    def weights_complete(self) -> bool:
+        return self.weights_total == FULL_WEIGHT
+
+    @property
+    def states(self) -> dict:
+        counts: dict = defaultdict(int)
+        for row in self.rows:
+            counts[row.result.state if row.result else "none"] += 1
+        return dict(counts)
+
+
+def gradebook(section: Section) -> Gradebook:
+    """A section's students (enrolled, paused or completed) by its assessments, with their
+    scores, results, the draft grade the scores give now, and exam eligibility. A fixed
+    number of queries whatever the size."""
+    scale = scale_for(section)
+    assessments = list(Assessment.objects.filter(section=section).order_by("date", "title"))
+    enrollments = list(
+        enrollment_summaries(
+            Enrollment.objects.filter(section=section, status__in=GRADED_STATUSES).select_related("student")
+        ).order_by("student__last_name", "student__first_name", "student__id")
+    )
+    scores: dict = defaultdict(dict)
+    for score in Score.objects.filter(assessment__section=section):
+        scores[score.student_id][score.assessment_id] = score
+    results = {r.student_id: r for r in Result.objects.filter(section=section).select_related("last_change")}
+    threshold = threshold_for(section)
+    book = Gradebook(
+        section=section,
+        scale=scale,
+        assessments=assessments,
+        weights_total=sum((a.weight for a in assessments), Decimal("0")),
+        threshold=threshold,
+    )
+    for enrollment in enrollments:
+        student_scores = scores.get(enrollment.student_id, {})
+        pct = summary_of(enrollment).percentage
+        book.rows.append(
+            GradebookRow(
+                enrollment=enrollment,
+                scores=student_scores,
+                result=results.get(enrollment.student_id),
+                draft=grade_for(weighted_percentage(assessments, student_scores, final=False), scale),
+                eligible=pct is None or pct >= threshold,
+                attendance=pct,
+            )
+        )
+    return book
+
+
+# --- a student's results ------------------------------------------------------------------
+
+
+def student_results(*, student, user: User | None = None, published_only: bool = False) -> QuerySet[Result]:
+    """A student's results, newest term first; staff see the sections they may see."""
+    results = Result.objects.filter(student=student).select_related(
+        "section__course", "section__term__academic_year", "section__location", "scale", "last_change"
+    )
+    if user is not None and user.is_authenticated and user.is_academy_staff:
+        results = results.filter(section__in=section_list(user=user))
+    if published_only:
+        results = results.filter(state__in=[Result.State.PUBLISHED, Result.State.FROZEN])
+    return results.order_by("-section__term__start_date", "section__course__code")
+
+
+def results_hold(student) -> Hold | None:
+    """The finance hold that withholds ``student``'s results from the family, or ``None``."""
+    return hold_for(student=student, action="results")
+
+
+def term_gpa(results) -> Decimal | None:
+    """Credit-weighted grade points of ``results`` (published or frozen, graded)."""
+    points = Decimal("0")
+    credits = Decimal("0")
+    for result in results:
+        if result.grade_points is None:
+            continue
+        weight = result.section.course.credits or Decimal("1")
+        points += result.grade_points * weight
+        credits += weight
+    return (points / credits).quantize(CENT, rounding=ROUND_HALF_UP) if credits else None
+
+
+# --- skill progress -----------------------------------------------------------------------
+
+
+def skill_areas_for_level(level: CurriculumLevel | None) -> list[SkillArea]:
+    """The skill areas assessed at ``level``: its curriculum's areas for every level and
+    those of this level."""
+    if level is None:
+        return []
+    return list(
+        SkillArea.objects.filter(curriculum_id=level.curriculum_id)
+        .filter(Q(level__isnull=True) | Q(level=level))
+        .order_by("name")
+    )
+
+
+def latest_ratings(enrollments) -> dict:
+    """(enrollment id, skill area id) -> the latest ``SkillRating``. One query."""
+    ids = [e.pk for e in enrollments]
+    newest = SkillRating.objects.filter(
+        enrollment_id=OuterRef("enrollment_id"), skill_area_id=OuterRef("skill_area_id")
+    ).order_by("-assessment_date", "-created_at", "-id")
+    rows = SkillRating.objects.filter(enrollment_id__in=ids).filter(pk=Subquery(newest.values("pk")[:1]))
+    return {(r.enrollment_id, r.skill_area_id): r for r in rows}
+
+
+def is_ready(areas, ratings: dict, enrollment) -> bool:
+    """Every skill area of the level rated at its target, at this level."""
+    if not areas:
+        return False
+    for area in areas:
+        rating = ratings.get((enrollment.pk, area.pk))
+        if (
+            rating is None
+            or rating.level_id != enrollment.current_level_id
+            or rating.current_rating < rating.target_rating
+        ):
+            return False
+    return True
+
+
+@dataclass
+class SkillRow:
+    enrollment: Enrollment
+    areas: list
+    ratings: dict  # skill area id -> latest SkillRating
+    ready: bool
+
+
+def skill_board(section: Section) -> list[SkillRow]:
+    """A section's active students by the skill areas of their level, with the latest
+    rating of each and whether they are ready for the next level. Fixed queries."""
+    enrollments = list(
+        Enrollment.objects.active()
+        .filter(section=section)
+        .select_related("student", "current_level", "current_module")
+        .order_by("student__last_name", "student__first_name")
+    )
+    level_ids = {e.current_level_id for e in enrollments if e.current_level_id}
+    curriculum_areas: dict = defaultdict(list)
+    levels = {level.pk: level for level in CurriculumLevel.objects.filter(pk__in=level_ids)}
+    for area in SkillArea.objects.filter(curriculum_id__in={lv.curriculum_id for lv in levels.values()}).order_by(
+        "name"
+    ):
+        curriculum_areas[area.curriculum_id].append(area)
+    latest = latest_ratings(enrollments)
+    rows = []
+    for enrollment in enrollments:
+        level = levels.get(enrollment.current_level_id)
+        areas = [a for a in curriculum_areas[level.curriculum_id] if a.level_id in (None, level.pk)] if level else []
+        ratings = {a.pk: latest[(enrollment.pk, a.pk)] for a in areas if (enrollment.pk, a.pk) in latest}
+        rows.append(
+            SkillRow(enrollment=enrollment, areas=areas, ratings=ratings, ready=is_ready(areas, latest, enrollment))
+        )
+    return rows
+
+
+def student_progress(*, student, since: date | None = None, enrollments=None) -> QuerySet[SkillRating]:
+    """The seed's progress query: a student's ratings since ``since``, newest first, with
+    the enrollment's current level and module (index ``skill_rating_student_date``)."""
+    ratings = SkillRating.objects.filter(student=student)
+    if since is not None:
+        ratings = ratings.filter(assessment_date__gte=since)
+    if enrollments is not None:
+        ratings = ratings.filter(enrollment__in=enrollments)
+    return ratings.select_related(
+        "skill_area",
+        "level",
+        "module",
+        "enrollment__current_level",
+        "enrollment__current_module",
+        "enrollment__section__course",
+        "instructor",
+    ).order_by("-assessment_date", "skill_area__name")
+
+
+def progress_series(ratings) -> dict:
+    """Chart data: skill area name -> [(date, rating)] oldest first (the last rating of a day)."""
+    series: dict = defaultdict(dict)
+    for rating in sorted(ratings, key=lambda r: (r.assessment_date, r.created_at)):
+        series[rating.skill_area.name][rating.assessment_date] = rating.current_rating
+    return {name: sorted(points.items()) for name, points in series.items()}

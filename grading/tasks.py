@@ -1,0 +1,51 @@
+from celery import shared_task
+from django.db.models import Prefetch
+
+from families.models import StudentGuardian
+from families.selectors import guardian_recipient
+from grading.models import Result
+from notifications.models import Notification
+from notifications.services import notify
+
+
+@shared_task(name="grading.notify_results_published")
+def notify_results_published(result_ids: list[str]) -> int:
+    """Tell the guardians who receive communications that a result was published or
+    changed. Once per result and grade (the dedupe key): a repeated task tells nobody twice."""
+    results = (
+        Result.objects.filter(pk__in=result_ids)
+        .select_related("student", "section__course", "section__term", "section__location")
+        .prefetch_related(
+            Prefetch(
+                "student__guardian_links",
+                queryset=StudentGuardian.objects.filter(receives_communications=True).select_related(
+                    "guardian", "guardian__portal_user"
+                ),
+                to_attr="notified_links",
+            )
+        )
+    )
+    told = 0
+    for result in results:
+        if result.state == Result.State.DRAFT:
+            continue
+        recipients = [guardian_recipient(link.guardian, link=link) for link in result.student.notified_links]
+        recipients = [r for r in recipients if r.channels or r.user is not None]
+        if not recipients:
+            continue
+        notify(
+            kind="result_published",
+            recipients=recipients,
+            context={
+                "student_name": result.student.full_name,
+                "course": result.section.course.title,
+                "term": str(result.section.term),
+                "changed": result.last_change_id is not None,
+            },
+            metadata={"result": str(result.pk), "student": str(result.student_id)},
+            location=result.section.location,
+            type=Notification.Type.INFO,
+            dedupe_key=f"result_published:{result.pk}:{result.last_change_id or ''}",
+        )
+        told += 1
+    return told
