@@ -21,6 +21,8 @@ from families import staff_urls as families_staff_urls
 from finance import portal_urls as finance_portal_urls
 from finance import staff_urls as finance_staff_urls
 from grading import portal_urls as grading_portal_urls
+from grading import staff_report_urls as grading_staff_report_urls
+from grading import staff_skill_urls as grading_staff_skill_urls
 from grading import staff_urls as grading_staff_urls
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
@@ -38,6 +40,8 @@ staff_urlpatterns = [
     *enrollment_staff_urls.urlpatterns,
     *attendance_staff_urls.urlpatterns,
     *grading_staff_urls.urlpatterns,
+    *grading_staff_skill_urls.urlpatterns,
+    *grading_staff_report_urls.urlpatterns,
 ]
 
 urlpatterns = [
