@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from academy import models
-from academy.common.admin import ServiceAdminMixin
+from academy.common.admin import ReadOnlyAdmin, ServiceAdminMixin
 from academy.common.models import NumberSequence
 
 
@@ -194,3 +194,14 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.Job)
+class JobAdmin(ReadOnlyAdmin):
+    """Long jobs (report cards, and later billing, imports, promotion) as they ran: started,
+    watched and cancelled from the staff portal (academy.jobs), read here."""
+
+    list_display = ("title", "kind", "state", "done", "total", "failed_count", "attempts", "created_by", "created_at")
+    list_filter = ("kind", "state")
+    search_fields = ("title", "message")
+    date_hierarchy = "created_at"

@@ -472,3 +472,95 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class Job(TimeStampedModel):
+    """A long piece of work run on a Celery worker, with its progress (``academy.jobs``):
+    report cards today; billing runs, imports, promotion and documents are meant to move
+    onto it. One row per job: what to do (``kind`` and ``params``), how far it got
+    (``total``, ``done``, ``failed_count`` and the ``errors`` of single items), when it
+    last showed life (``heartbeat_at``) and the file it made (``result_path``).
+
+    A job that stops showing life is interrupted and resumed once from where it stopped
+    (``academy.jobs.jobs_resume_stale``); running the same job twice does nothing the
+    second time (``academy.jobs.job_run`` claims it first)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    ACTIVE = (State.QUEUED, State.RUNNING, State.INTERRUPTED)
+    FINISHED = (State.COMPLETED, State.FAILED, State.CANCELLED)
+    TRANSITIONS = {
+        "queued": {"running", "cancelled", "failed"},
+        "running": {"completed", "failed", "cancelled", "interrupted"},
+        "interrupted": {"running", "cancelled", "failed"},
+        "completed": set(),
+        "failed": set(),
+        "cancelled": set(),
+    }
+
+    kind = models.CharField(max_length=40, help_text="What the job does (a kind registered in academy.jobs).")
+    title = models.CharField(max_length=200, blank=True, help_text="What the job is about, as people read it.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="Items processed, failed ones included.")
+    failed_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"item": ..., "message": ...}] per failed item.')
+    message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "academy.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result_path = models.CharField(max_length=300, blank=True, help_text="The file made, under JOB_FILES_ROOT.")
+    result_name = models.CharField(max_length=200, blank=True, help_text="The file's name when downloaded.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="job_kind_created"),
+            models.Index(fields=["created_by", "created_at"], name="job_creator_created"),
+            models.Index(fields=["location", "created_at"], name="job_location_created"),
+            # the stale-job scan: running jobs by heartbeat, waiting ones by age
+            models.Index(fields=["state", "heartbeat_at"], name="job_state_heartbeat"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "completed", "failed", "cancelled", "interrupted"]),
+                name="job_state_valid",
+            ),
+            models.CheckConstraint(condition=~Q(kind=""), name="job_kind_not_blank"),
+            models.CheckConstraint(condition=Q(done__lte=F("total")) | Q(total=0), name="job_done_within_total"),
+            models.CheckConstraint(condition=Q(failed_count__lte=F("done")), name="job_failed_within_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.COMPLETED:
+            return 100
+        return min(100, int(100 * self.done / self.total)) if self.total else 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE
+
+    @property
+    def has_file(self) -> bool:
+        return self.state == self.State.COMPLETED and bool(self.result_path)
+
+    def can_become(self, state: str) -> bool:
+        return state in self.TRANSITIONS[self.state]

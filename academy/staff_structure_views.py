@@ -1,16 +1,19 @@
 """Staff portal: the academy's structure, read only (locations and facilities, years
-and terms, grade levels, programs and courses, sections with their seats). Editing
-stays in the Django admin; users who may use it get an "Edit in admin" link.
+and terms, grade levels, programs and courses, curricula with their levels, modules
+and skill areas, sections with their seats). Editing stays in the Django admin; users
+who may use it get an "Edit in admin" link.
 
 Every page reads through ``academy.selectors`` (locations and sections limited to the
 user's locations) in a fixed number of queries whatever the number of rows.
 """
 
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from academy.filters import SectionFilterSet
+from academy.models import Curriculum, CurriculumLevel, CurriculumModule, SkillArea
 from academy.selectors import (
     academic_year_list_with_terms,
     grade_level_list,
@@ -33,6 +36,12 @@ PAGES = (
     ("staff:structure-years", "Years and terms", "academy.view_academicyear", "Academic years and their terms."),
     ("staff:structure-grades", "Grade levels", "academy.view_gradelevel", "The grade ladder used for promotion."),
     ("staff:structure-programs", "Programs and courses", "academy.view_program", "What is taught, by program."),
+    (
+        "staff:structure-curricula",
+        "Curricula",
+        "academy.view_curriculum",
+        "Levels, modules and the skill areas assessed, per course.",
+    ),
     ("staff:structure-sections", "Sections", "academy.view_section", "Classes per term and location, with seats left."),
 )
 
@@ -87,6 +96,47 @@ def structure_grades(request):
 def structure_programs(request):
     programs = program_list_with_courses()
     return _render(request, "staff/structure_programs.html", "staff:structure-programs", {"programs": programs})
+
+
+@staff_permission_required("academy.view_curriculum")
+@require_safe
+def structure_curricula(request):
+    """Every curriculum, by program and course, with how many levels, modules and skill
+    areas it has (one query)."""
+    curricula = (
+        Curriculum.objects.select_related("course__program")
+        .annotate(
+            level_count=Count("levels", distinct=True),
+            module_count=Count("levels__modules", distinct=True),
+            skill_area_count=Count("skill_areas", distinct=True),
+        )
+        .order_by("course__program__name", "course__code", "name")
+    )
+    return _render(request, "staff/structure_curricula.html", "staff:structure-curricula", {"curricula": curricula})
+
+
+@staff_permission_required("academy.view_curriculum")
+@require_safe
+def structure_curriculum(request, pk):
+    """One curriculum: its levels in order, each with its modules and the skill areas
+    assessed there, and the areas assessed at every level (four queries)."""
+    levels = CurriculumLevel.objects.order_by("order").prefetch_related(
+        Prefetch("modules", queryset=CurriculumModule.objects.order_by("order")),
+        Prefetch("skill_areas", queryset=SkillArea.objects.order_by("name")),
+    )
+    curriculum = get_object_or_404(
+        Curriculum.objects.select_related("course__program").prefetch_related(
+            Prefetch("levels", queryset=levels),
+            Prefetch(
+                "skill_areas",
+                queryset=SkillArea.objects.filter(level__isnull=True).order_by("name"),
+                to_attr="every_level_areas",
+            ),
+        ),
+        pk=pk,
+    )
+    context = {"curriculum": curriculum, "levels": curriculum.levels.all()}
+    return _render(request, "staff/structure_curriculum.html", "staff:structure-curricula", context)
 
 
 @staff_permission_required("academy.view_section")

@@ -4,6 +4,7 @@ and are safe to run twice."""
 from celery import shared_task
 from django.db import connection
 
+from academy import jobs
 from academy.models import Location
 
 
@@ -15,3 +16,19 @@ def health_check() -> dict:
     worker end to end (broker -> worker -> database -> result backend).
     """
     return {"database": connection.vendor, "locations": Location.objects.count()}
+
+
+@shared_task(name="academy.run_job", acks_late=True, ignore_result=True)  # polled through its row
+def run_job(job_pk: str) -> str:
+    """Run one long job (``academy.jobs``). Acknowledged after it ran, so a worker lost
+    mid-job leaves the task to be delivered again; a second delivery finds the job
+    claimed (or finished) and does nothing."""
+    return jobs.job_run(job_pk)
+
+
+@shared_task(name="academy.jobs_resume_stale", ignore_result=True)
+def jobs_resume_stale() -> dict:
+    """Beat: jobs without progress for ``JOB_STALE_SECONDS`` are interrupted and resumed
+    once (then failed); jobs whose task was lost are queued again."""
+    outcome = jobs.jobs_resume_stale()
+    return {state: [str(pk) for pk in pks] for state, pks in outcome.items()}

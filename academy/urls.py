@@ -4,7 +4,7 @@ pages in the ``staff`` namespace."""
 
 from django.urls import path
 
-from academy import staff_structure_views, views
+from academy import job_views, staff_structure_views, views
 
 app_name = "staff"
 
@@ -17,5 +17,11 @@ urlpatterns = [
     path("structure/years/", staff_structure_views.structure_years, name="structure-years"),
     path("structure/grades/", staff_structure_views.structure_grades, name="structure-grades"),
     path("structure/programs/", staff_structure_views.structure_programs, name="structure-programs"),
+    path("structure/curricula/", staff_structure_views.structure_curricula, name="structure-curricula"),
+    path("structure/curricula/<uuid:pk>/", staff_structure_views.structure_curriculum, name="structure-curriculum"),
     # structure/sections/ (with seats) is mounted by academy.config.urls
+    # long jobs of every kind (academy.jobs): progress, cancel, the file they made
+    path("jobs/<uuid:pk>/", job_views.job_detail, name="job-detail"),
+    path("jobs/<uuid:pk>/download/", job_views.job_download, name="job-download"),
+    path("jobs/<uuid:pk>/cancel/", job_views.job_cancel_view, name="job-cancel"),
 ]

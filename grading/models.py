@@ -31,7 +31,7 @@ def _rating_check(field: str) -> Q:
 
 
 class SkillRating(TrackedModel):
-    """One assessment of a skill area (seed ``student_progress``). Never edited: the next
+    """One assessment of a skill area (docs/rules.md, Skills). Never edited: the next
     assessment is a new row whose ``previous_rating`` is the last one's ``current_rating``.
     A rating below the previous one is a correction and says why."""
 
@@ -62,7 +62,7 @@ class SkillRating(TrackedModel):
     class Meta:
         ordering = ["-assessment_date", "-created_at"]
         indexes = [
-            # the progress query: a student's ratings since a date (seed 000)
+            # the progress query: a student's ratings since a date (grading.selectors.student_progress)
             models.Index(fields=["student", "assessment_date"], name="skill_rating_student_date"),
             models.Index(fields=["student", "skill_area"], name="skill_rating_student_skill"),
             # the latest rating of each skill area of an enrollment
@@ -110,6 +110,9 @@ class GradeScale(TimeStampedModel):
     )
     location = models.ForeignKey(
         "academy.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="grade_scales"
+    )
+    counts_in_gpa = models.BooleanField(
+        default=True, help_text="Off for pass/fail: its results carry no grade points and stay out of the GPA."
     )
     history = HistoricalRecords()
 
@@ -314,7 +317,7 @@ class Result(TimeStampedModel):
 
 
 class ResultChange(TimeStampedModel):
-    """A request to change a published result's grade (seed 004 ``PENDING_CHANGE``)."""
+    """A request to change a published result's grade (docs/rules.md, Grading)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
 from academy.models import CurriculumLevel, Section, SkillArea, User
-from academy.selectors import section_list
+from academy.selectors import section_list, teaches_only
 from attendance.selectors import enrollment_summaries, summary_of, threshold_for
 from enrollment.models import Enrollment
 from families.selectors import students_visible_to
@@ -38,6 +38,11 @@ def _scales_with_bands() -> QuerySet[GradeScale]:
     return GradeScale.objects.prefetch_related(
         Prefetch("bands", queryset=GradeBand.objects.order_by("-min_percentage"))
     )
+
+
+def grade_scale_list() -> QuerySet[GradeScale]:
+    """Every grade scale with its bands (highest first)."""
+    return _scales_with_bands().select_related("program", "location")
 
 
 def scale_for(section: Section) -> GradeScale | None:
@@ -137,30 +142,50 @@ def assessment_list(*, user: User) -> QuerySet[Assessment]:
     )
 
 
+def _is_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_academy_staff)
+
+
+def _of_visible_students(queryset: QuerySet, *, user: User, field: str = "student") -> QuerySet:
+    """``queryset`` limited to students ``user`` may see, except for an instructor: the
+    sections they teach (already filtered) decide, so the grades of a finished class stay
+    theirs to read and to request changes for after its enrollments complete."""
+    if teaches_only(user):
+        return queryset.filter(**{f"{field}__deleted_at__isnull": True})
+    return queryset.filter(**{f"{field}__in": students_visible_to(user)})
+
+
 def score_list(*, user: User) -> QuerySet[Score]:
-    return Score.objects.filter(
-        assessment__section__in=section_list(user=user), student__in=students_visible_to(user)
-    ).select_related("assessment", "student")
+    scores = Score.objects.filter(assessment__section__in=section_list(user=user))
+    return _of_visible_students(scores, user=user).select_related("assessment", "student")
 
 
 def result_list(*, user: User) -> QuerySet[Result]:
-    return Result.objects.filter(
-        section__in=section_list(user=user), student__in=students_visible_to(user)
-    ).select_related("student", "section__course", "section__term__academic_year", "section__location", "scale")
+    """Staff: the results of the sections they may see. A parent: their children's
+    published and frozen results only (drafts are the instructor's work in progress)."""
+    results = _of_visible_students(Result.objects.all(), user=user)
+    if _is_staff(user):
+        results = results.filter(section__in=section_list(user=user))
+    else:
+        results = results.filter(state__in=[Result.State.PUBLISHED, Result.State.FROZEN])
+    return results.select_related(
+        "student", "section__course", "section__term__academic_year", "section__location", "scale"
+    )
 
 
 def result_change_list(*, user: User) -> QuerySet[ResultChange]:
-    return ResultChange.objects.filter(
-        result__section__in=section_list(user=user), result__student__in=students_visible_to(user)
-    ).select_related(
+    changes = ResultChange.objects.filter(result__section__in=section_list(user=user))
+    return _of_visible_students(changes, user=user, field="result__student").select_related(
         "result__student", "result__section__course", "result__section__term", "requested_by", "approved_by"
     )
 
 
 def skill_rating_list(*, user: User) -> QuerySet[SkillRating]:
-    return SkillRating.objects.filter(
-        enrollment__section__in=section_list(user=user), student__in=students_visible_to(user)
-    ).select_related("skill_area", "level", "module", "enrollment__section__course", "instructor")
+    """Staff: the ratings in the sections they may see. A parent: their children's."""
+    ratings = _of_visible_students(SkillRating.objects.all(), user=user)
+    if _is_staff(user):
+        ratings = ratings.filter(enrollment__section__in=section_list(user=user))
+    return ratings.select_related("skill_area", "level", "module", "enrollment__section__course", "instructor")
 
 
 # --- the gradebook ------------------------------------------------------------------------
@@ -240,6 +265,61 @@ def gradebook(section: Section) -> Gradebook:
     return book
 
 
+@dataclass(frozen=True)
+class ScoreValue:
+    """A score as the percentage reads it: its status and points (no model instance)."""
+
+    status: str
+    score: Decimal | None
+
+
+@dataclass(frozen=True)
+class ResultValue:
+    id: object
+    state: str
+    percentage: Decimal | None
+    letter_grade: str
+    grade_points: Decimal | None
+    passed: bool | None
+
+
+@dataclass
+class SectionMarks:
+    """What publishing reads of a section: its scale and assessments, the graded students,
+    their scores and results, as plain values."""
+
+    scale: GradeScale | None
+    assessments: list
+    student_ids: list
+    scores: dict  # student id -> {assessment id: ScoreValue}
+    results: dict  # student id -> ResultValue
+
+    @property
+    def weights_total(self) -> Decimal:
+        return sum((a.weight for a in self.assessments), Decimal("0"))
+
+
+def section_marks(section: Section) -> SectionMarks:
+    """The gradebook's numbers without its model instances or attendance, for publishing
+    (a term has hundreds of thousands of scores; bench/grading.py). Fixed queries."""
+    student_ids = Enrollment.objects.filter(section=section, status__in=GRADED_STATUSES).order_by("student_id")
+    scores: dict = defaultdict(dict)
+    for assessment_id, student_id, status, points in Score.objects.filter(assessment__section=section).values_list(
+        "assessment_id", "student_id", "status", "score"
+    ):
+        scores[student_id][assessment_id] = ScoreValue(status, points)
+    results = Result.objects.filter(section=section).values_list(
+        "student_id", "id", "state", "percentage", "letter_grade", "grade_points", "passed"
+    )
+    return SectionMarks(
+        scale=scale_for(section),
+        assessments=list(Assessment.objects.filter(section=section).order_by("date", "title")),
+        student_ids=list(dict.fromkeys(student_ids.values_list("student_id", flat=True))),
+        scores=scores,
+        results={row[0]: ResultValue(*row[1:]) for row in results},
+    )
+
+
 # --- a student's results ------------------------------------------------------------------
 
 
@@ -265,7 +345,7 @@ def term_gpa(results) -> Decimal | None:
     points = Decimal("0")
     credits = Decimal("0")
     for result in results:
-        if result.grade_points is None:
+        if result.grade_points is None or (result.scale is not None and not result.scale.counts_in_gpa):
             continue
         weight = result.section.course.credits or Decimal("1")
         points += result.grade_points * weight
@@ -350,7 +430,7 @@ def skill_board(section: Section) -> list[SkillRow]:
 
 
 def student_progress(*, student, since: date | None = None, enrollments=None) -> QuerySet[SkillRating]:
-    """The seed's progress query: a student's ratings since ``since``, newest first, with
+    """The progress query (docs/rules.md, Skills): a student's ratings since ``since``, newest first, with
     the enrollment's current level and module (index ``skill_rating_student_date``)."""
     ratings = SkillRating.objects.filter(student=student)
     if since is not None:

@@ -23,7 +23,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import CharField, DateTimeField, Value
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -44,7 +45,11 @@ ASSESSMENT_FIELDS = {"type", "title", "date", "weight", "max_score"}
 
 
 def _section_lock(section: Section) -> Section:
-    return Section.objects.select_for_update().select_related("course__program", "location", "term").get(pk=section.pk)
+    return (
+        Section.objects.select_for_update(of=("self",))
+        .select_related("course__program", "location", "term")
+        .get(pk=section.pk)
+    )
 
 
 def _results_of(section: Section, *, lock: bool = False) -> dict:
@@ -360,57 +365,98 @@ class PublishOutcome:
 
 
 def _publish_locked(section: Section, *, actor, now) -> PublishOutcome:
-    book = selectors.gradebook(section)
-    if not book.weights_complete:
+    # the gradebook's numbers as plain values: a term publishes hundreds of thousands of
+    # scores, and a model instance each is most of the time (bench/grading.py)
+    marks = selectors.section_marks(section)
+    if marks.weights_total != selectors.FULL_WEIGHT:
         raise Conflict(
-            f"{section}: the assessments' weights total {book.weights_total}; publishing needs exactly 100.",
+            f"{section}: the assessments' weights total {marks.weights_total}; publishing needs exactly 100.",
             "weights_incomplete",
         )
-    if not book.rows:
+    if not marks.student_ids:
         raise Conflict(f"{section}: nobody to publish results for.", "no_students")
-    to_create, to_update, already = [], [], 0
-    for row in book.rows:
-        grade = selectors.grade_for(selectors.weighted_percentage(book.assessments, row.scores, final=True), book.scale)
-        result = row.result
-        if result is not None and result.state != Result.State.DRAFT:
-            already += 1
-            continue
+    # a student who left the class before publication (withdrawn) gets no result: their
+    # draft goes (their scores stay, with history)
+    graded = set(marks.student_ids)
+    if any(r.state == Result.State.DRAFT and student_id not in graded for student_id, r in marks.results.items()):
+        Result.objects.filter(section=section, state=Result.State.DRAFT).exclude(student_id__in=graded).delete()
+    to_create, drafts, regraded, already = [], [], [], 0
+    for student_id in marks.student_ids:
+        scores = marks.scores.get(student_id, {})
+        grade = selectors.grade_for(selectors.weighted_percentage(marks.assessments, scores, final=True), marks.scale)
+        values = {
+            "percentage": grade.percentage,
+            "letter_grade": grade.letter,
+            "grade_points": grade.points,
+            "passed": grade.passed,
+        }
+        result = marks.results.get(student_id)
         if result is None:
-            result = Result(student=row.student, section=section)
-            to_create.append(result)
+            to_create.append(
+                Result(
+                    student_id=student_id,
+                    section=section,
+                    scale=marks.scale,
+                    state=Result.State.PUBLISHED,
+                    published_at=now,
+                    published_by=actor,
+                    updated_at=now,
+                    **values,
+                )
+            )
+        elif result.state != Result.State.DRAFT:
+            already += 1
         else:
-            to_update.append(result)
-        result.scale = book.scale
-        result.percentage, result.letter_grade = grade.percentage, grade.letter
-        result.grade_points, result.passed = grade.points, grade.passed
-        result.state = Result.State.PUBLISHED
-        result.published_at, result.published_by = now, actor
-        result.updated_at = now
+            drafts.append(result.id)
+            if (result.percentage, result.letter_grade, result.grade_points, result.passed) != tuple(values.values()):
+                regraded.append(Result(pk=result.id, **values))
     user = actor if actor is not None and actor.is_authenticated else None
     if to_create:
         bulk_create_with_history(to_create, Result, default_user=user, default_change_reason="Published")
-    if to_update:
-        bulk_update_with_history(
-            to_update,
-            Result,
-            [
-                "scale",
-                "percentage",
-                "letter_grade",
-                "grade_points",
-                "passed",
-                "state",
-                "published_at",
-                "published_by",
-                "updated_at",
-            ],
-            default_user=user,
-            default_change_reason="Published",
+    if drafts:
+        # the drafts whose grade moves (a missing score now counts 0), still as drafts; then
+        # every draft published by one statement, and its history row written as
+        # bulk_update_with_history would, by one INSERT ... SELECT
+        if regraded:
+            Result.objects.bulk_update(regraded, ["percentage", "letter_grade", "grade_points", "passed"])
+        Result.objects.filter(pk__in=drafts).update(
+            scale=marks.scale, state=Result.State.PUBLISHED, published_at=now, published_by=actor, updated_at=now
         )
-    published = [r.pk for r in to_create + to_update]
+        _history_insert(Result.objects.filter(pk__in=drafts), date=now, reason="Published", user=user)
+    published = [r.pk for r in to_create] + drafts
     if published:
         transaction.on_commit(lambda: _queue_published_notices(published))
     return PublishOutcome(section=section, published=len(published), already=already)
+
+
+def _history_insert(results, *, date, reason: str, user) -> int:
+    """History rows (type "~", as ``bulk_update_with_history`` writes them) of ``results``
+    as they are now, by one ``INSERT ... SELECT``: the rows never pass through Python."""
+    history = Result.history.model
+    names = [field.attname for field in Result._meta.concrete_fields]
+    user_field = history._meta.get_field("history_user").target_field
+    select = (
+        results.order_by()
+        .annotate(
+            history_date_value=Value(date, output_field=DateTimeField()),
+            history_reason_value=Value(reason, output_field=CharField()),
+            history_type_value=Value("~", output_field=CharField()),
+            history_user_value=Value(user.pk if user is not None else None, output_field=user_field),
+        )
+        .values_list(*names, "history_date_value", "history_reason_value", "history_type_value", "history_user_value")
+    )
+    sql, params = select.query.sql_with_params()
+    columns = [history._meta.get_field(name).column for name in names] + [
+        history._meta.get_field(name).column
+        for name in ("history_date", "history_change_reason", "history_type", "history_user")
+    ]
+    connection = connections[router.db_for_write(history)]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(quote(c) for c in columns)}) {sql}", params
+        )
+        return cursor.rowcount
 
 
 def _queue_published_notices(result_ids) -> None:
@@ -434,15 +480,18 @@ def section_publish(*, section: Section, actor) -> PublishOutcome:
 def term_publish(*, term: Term, actor, sections=None) -> list[PublishOutcome]:
     """Publish every section of ``term`` (or ``sections`` of it) that has assessments; all or
     nothing: one section that cannot be published stops the whole term."""
-    sections = list((sections if sections is not None else Section.objects.filter(term=term)).order_by("pk"))
+    chosen = sections if sections is not None else Section.objects.filter(term=term)
+    # every section locked by one statement, in the usual order (by id); which of them have
+    # assessments by one more (a term has hundreds of sections: bench/grading.py)
+    locked = list(
+        Section.objects.select_for_update(of=("self",))
+        .select_related("course__program", "location", "term")
+        .filter(pk__in=chosen.values("pk"))
+        .order_by("pk")
+    )
+    assessed = set(Assessment.objects.filter(section__in=[s.pk for s in locked]).values_list("section_id", flat=True))
     now = timezone.now()
-    outcomes = []
-    for section in sections:
-        section = _section_lock(section)
-        if not Assessment.objects.filter(section=section).exists():
-            continue
-        outcomes.append(_publish_locked(section, actor=actor, now=now))
-    return outcomes
+    return [_publish_locked(section, actor=actor, now=now) for section in locked if section.pk in assessed]
 
 
 def _check_term_closed(term: Term) -> None:
@@ -478,10 +527,15 @@ def section_freeze(*, section: Section, actor) -> int:
 
 
 @transaction.atomic
-def term_freeze(*, term: Term, actor) -> int:
+def term_freeze(*, term: Term, actor, sections=None) -> int:
+    """Freeze the published results of every section of ``term`` (or of ``sections`` of
+    it: a location-limited caller freezes only their sections)."""
     term = Term.objects.select_for_update().get(pk=term.pk)
     _check_term_closed(term)
-    sections = list(Section.objects.filter(term=term).order_by("pk").select_for_update())
+    chosen = Section.objects.filter(term=term)
+    if sections is not None:
+        chosen = chosen.filter(pk__in=[s.pk for s in sections])
+    sections = list(chosen.order_by("pk").select_for_update())
     results = list(Result.objects.filter(section__in=sections).select_for_update())
     _refuse_pending_changes(ResultChange.objects.filter(result__section__in=sections))
     return _freeze(results, actor=actor, now=timezone.now())
@@ -515,7 +569,7 @@ def result_update(*, result: Result, actor, data: dict) -> Result:
 
 @transaction.atomic
 def result_change_request(*, result: Result, new_grade: str, reason: str, actor) -> ResultChange:
-    result = Result.objects.select_for_update().select_related("scale").get(pk=result.pk)
+    result = Result.objects.select_for_update(of=("self",)).select_related("scale").get(pk=result.pk)
     if result.state == Result.State.FROZEN:
         raise Conflict("The result is frozen: it never changes.", "result_frozen")
     if result.state == Result.State.DRAFT:
@@ -537,7 +591,7 @@ def result_change_request(*, result: Result, new_grade: str, reason: str, actor)
 
 
 def _change_lock(change: ResultChange) -> tuple[ResultChange, Result]:
-    result = Result.objects.select_for_update().select_related("scale", "section").get(pk=change.result_id)
+    result = Result.objects.select_for_update(of=("self",)).select_related("scale", "section").get(pk=change.result_id)
     change = ResultChange.objects.select_for_update().get(pk=change.pk)
     if change.status != ResultChange.Status.PENDING:
         raise Conflict(f"The request was already {change.status}.", "change_resolved")
@@ -670,6 +724,8 @@ def skill_ratings_save(
             bad["skill_area"] = ["Not a skill area of the student's level."]
         current = _rating_value(item.rating, "rating", bad)
         previous_row = latest.get((enrollment.pk, area.pk)) if enrollment and area else None
+        if previous_row is not None and previous_row.level_id != enrollment.current_level_id:
+            previous_row = None  # a new level starts afresh: a lower rating there is no correction
         target = (
             _rating_value(item.target, "target", bad)
             if item.target not in (None, "")
@@ -724,7 +780,9 @@ def enrollment_level_advance(
 ) -> Enrollment:
     """Move an enrollment to ``level`` (default: the next level of its curriculum) and
     ``module`` (default: the level's first), through the enrollment service (history)."""
-    enrollment = Enrollment.objects.select_for_update().select_related("current_level").get(pk=enrollment.pk)
+    enrollment = (
+        Enrollment.objects.select_for_update(of=("self",)).select_related("current_level").get(pk=enrollment.pk)
+    )
     if enrollment.status not in Enrollment.ACTIVE_STATUSES:
         raise Conflict("The enrollment has ended.", "enrollment_ended")
     current = enrollment.current_level
@@ -738,6 +796,10 @@ def enrollment_level_advance(
         )
         if level is None:
             raise Conflict("The student is at the last level of the curriculum.", "last_level")
+    elif current is not None and level.curriculum_id != current.curriculum_id:
+        raise ValidationError({"level": "The level belongs to another curriculum."})
+    elif current is None and level.curriculum.course_id != enrollment.section.course_id:
+        raise ValidationError({"level": "The level belongs to another course's curriculum."})
     if module is None:
         module = CurriculumModule.objects.filter(level=level).order_by("order").first()
     elif module.level_id != level.pk:

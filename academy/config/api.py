@@ -10,6 +10,8 @@ from enrollment.api import views as enrollment_api
 from families.api import notifications as family_notifications_api
 from families.api import views as families_api
 from finance.api import views as finance_api
+from grading.api import report_cards as report_cards_api
+from grading.api import views as grading_api
 from notifications.api.serializers import SentNotificationSerializer
 from notifications.api.views import NotificationViewSet
 
@@ -22,6 +24,10 @@ class SectionViewSet(enrollment_api.SectionSeatsMixin, academy_api.SectionViewSe
 
 class ClassSessionViewSet(attendance_api.ClassSessionAttendanceMixin, academy_api.ClassSessionViewSet):
     __doc__ = attendance_api.ClassSessionAttendanceMixin.__doc__
+
+
+class StudentViewSet(grading_api.StudentProgressMixin, families_api.StudentViewSet):
+    __doc__ = families_api.StudentViewSet.__doc__
 
 
 class GuardianNotificationList(family_notifications_api.GuardianNotificationList):
@@ -44,7 +50,7 @@ router.register("sections", SectionViewSet, basename="section")  # + seats
 router.register("class-sessions", ClassSessionViewSet, basename="class-session")  # + {id}/attendance/
 
 # students and families
-router.register("students", families_api.StudentViewSet, basename="student")
+router.register("students", StudentViewSet, basename="student")  # + {id}/progress/
 router.register("guardians", families_api.GuardianViewSet, basename="guardian")
 router.register("student-guardians", families_api.StudentGuardianViewSet, basename="student-guardian")
 
@@ -66,6 +72,15 @@ router.register("transfers", transfers_api.TransferViewSet, basename="transfer")
 # attendance: marks, rosters (class-sessions/{id}/attendance/), make-up credits
 router.register("attendance", attendance_api.AttendanceViewSet, basename="attendance-record")
 router.register("makeup-credits", attendance_api.MakeupCreditViewSet, basename="makeup-credit")
+
+# grading: scales, assessments, scores (one or a whole gradebook), results, change requests, skills
+router.register("grade-scales", grading_api.GradeScaleViewSet, basename="grade-scale")
+router.register("assessments", grading_api.AssessmentViewSet, basename="assessment")
+router.register("scores", grading_api.ScoreViewSet, basename="score")
+router.register("results", grading_api.ResultViewSet, basename="result")
+router.register("result-changes", grading_api.ResultChangeViewSet, basename="result-change")
+router.register("skill-ratings", grading_api.SkillRatingViewSet, basename="skill-rating")
+router.register("report-card-jobs", report_cards_api.ReportCardJobViewSet, basename="report-card-job")  # 202, poll
 
 # notifications: the caller's own inbox
 router.register("notifications", NotificationViewSet, basename="notification")

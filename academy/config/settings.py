@@ -197,7 +197,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "finance-packages-expire": {"task": "finance.packages_expire", "schedule": timedelta(hours=24)},
     "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},
     "attendance-expire-makeup-credits": {"task": "attendance.expire_makeup_credits", "schedule": timedelta(hours=24)},
+    "academy-jobs-resume-stale": {"task": "academy.jobs_resume_stale", "schedule": timedelta(minutes=2)},
 }
+# Long jobs (academy.jobs): a running job that shows no progress for this many seconds is
+# interrupted and resumed once (then failed); the files jobs make are kept under this folder,
+# which is not served (they are downloaded through the job's page, with its permissions).
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=300)
+JOB_FILES_ROOT = Path(env.str("JOB_FILES_ROOT", default=str(MEDIA_ROOT / "jobs")))
 # How long a freed seat is held for the first student on the waitlist.
 ENROLLMENT_OFFER_HOURS = env.int("ENROLLMENT_OFFER_HOURS", default=48)
 # The attendance percentage a student needs to be eligible, unless a programme or a

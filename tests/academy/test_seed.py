@@ -38,6 +38,8 @@ from families.selectors import students_visible_to
 from finance.models import Adjustment, FeeStructure, Invoice, Payment
 from finance.reports import AGEING_BUCKETS, monthly_revenue, overdue_invoices
 from finance.selectors import ledger_verify
+from grading.models import Result, ResultChange, Score, SkillRating
+from grading.selectors import gradebook, skill_board, weighted_percentage
 from students.models import Student
 from students.services import student_update
 from tests.factories.academy import staff_user
@@ -266,6 +268,46 @@ def assert_dated_around(day: date) -> None:
     assert counts["90+"] < counts["0-30"] + counts["31-60"] + counts["61-90"]
 
 
+def assert_graded_demo() -> None:
+    """Grading in the dev demo: the swimming sections' gradebooks (weights 100, scores,
+    comments), one term's results published and two of the instructor login's gradebooks
+    still in draft, a change request an instructor asked for, and weekly skill ratings of
+    the demo children, rising, with someone ready for the next level."""
+    swimming = list(Section.objects.filter(course__code="SWIM-CLUB", enrollments__isnull=False).distinct())
+    assert len(swimming) >= 4
+    for section in swimming:
+        book = gradebook(section)
+        assert book.weights_complete and len(book.assessments) == 4
+        assert all(row.scores and row.result is not None and row.result.comments for row in book.rows)
+        for row in book.rows:  # a published result is the recomputation of its scores
+            if row.result.state == "published":
+                assert row.result.percentage == weighted_percentage(book.assessments, row.scores, final=True)
+    published = Result.objects.filter(state="published")
+    assert published.count() >= 20 and published.values("section__term").distinct().count() == 1
+    assert Result.objects.filter(state="draft", section__instructor__username="instructor").exists()
+    assert Score.objects.filter(status="excused").exists()
+    assert set(published.values_list("letter_grade", flat=True)) >= {"A", "B", "C"}
+
+    change = ResultChange.objects.select_related("requested_by", "result").get()
+    assert change.status == "pending" and change.result.state == "published"
+    assert INSTRUCTOR in change.requested_by.role_names and change.new_grade != change.old_grade
+
+    children = Student.objects.filter(guardian_links__guardian__portal_user__username__in=["parent", "parent2"])
+    assert children.distinct().count() == 3
+    for child in children.distinct():
+        ratings = SkillRating.objects.filter(student=child).order_by("assessment_date", "created_at")
+        assert ratings.values("assessment_date").distinct().count() >= 3
+        first, last = {}, {}
+        for rating in ratings:
+            rose = rating.previous_rating is None or rating.current_rating >= rating.previous_rating
+            assert rose or rating.correction_reason
+            first.setdefault(rating.skill_area_id, rating.current_rating)
+            last[rating.skill_area_id] = rating.current_rating
+        assert any(last[area] > first[area] for area in first)
+    ready = [row.enrollment.student.first_name for section in swimming for row in skill_board(section) if row.ready]
+    assert "Emma" in ready and len(ready) >= 3
+
+
 @pytest.mark.django_db
 def test_dev_seed_builds_a_full_demo_academy_and_a_later_run_changes_nothing(caplog):
     """One test, as a dev seed takes a while."""
@@ -335,6 +377,8 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_later_run_changes_nothing(cap
     assert Adjustment.objects.filter(status="requested").exists()
     assert not Adjustment.objects.filter(status="approved", decided_by_id=F("requested_by_id")).exists()
     assert ledger_verify().problems == []
+
+    assert_graded_demo()
 
     verify = StringIO()
     call_command("verify_install", stdout=verify)

@@ -355,6 +355,8 @@ def test_every_api_operation_is_in_the_matrix(world):
     from tests.enrollment.test_transfer_api import transfer_operations_covered
     from tests.finance.test_api_permissions import finance_operations_covered
     from tests.finance.test_api_refunds import refund_operations_covered
+    from tests.grading.test_api import grading_operations_covered
+    from tests.grading.test_report_card_api import report_card_operations_covered
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = {
@@ -369,6 +371,8 @@ def test_every_api_operation_is_in_the_matrix(world):
     covered |= enrollment_operations_covered()  # tests/enrollment/test_api.py
     covered |= attendance_operations_covered()  # tests/attendance/test_api.py
     covered |= transfer_operations_covered()  # tests/enrollment/test_transfer_api.py
+    covered |= grading_operations_covered()  # tests/grading/test_api.py
+    covered |= report_card_operations_covered()  # tests/grading/test_report_card_api.py
     # the token endpoint has its own tests (test_auth.py): anybody may call it
     missing = operations - covered - {("post", "/api/v1/auth/token/")}
     assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"
