@@ -6,13 +6,27 @@ deletion of a published or frozen result."""
 from django.db import DatabaseError, connection, transaction
 
 from academy.common.registry import install_check
-from grading.migrations._result_guard import TABLE, result_guard_installed
+from grading.migrations._result_guard import SQLITE_TRIGGERS, TABLE
 
 GUARD_CODES = ("result_published", "result_frozen")
 
 
 class _Rollback(Exception):
     pass
+
+
+def _guard_installed() -> bool:
+    """``_result_guard.result_guard_installed``'s question, asked with Django's ``%s``
+    placeholders: that function passes SQLite's ``?``, which the query log (``DEBUG``,
+    ``CaptureQueriesContext``) cannot format, so it raises there."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal", [f"{TABLE}_guard"])
+            return cursor.fetchone()[0] == 1
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            return set(SQLITE_TRIGGERS) <= {row[0] for row in cursor.fetchall()}
+    return False
 
 
 def _refused(sql: str, params: list) -> bool:
@@ -53,7 +67,7 @@ def _guard_probe() -> tuple[list[str], int]:
 
 @install_check("results guard")
 def check_result_guard() -> tuple[bool, str]:
-    if not result_guard_installed(connection):
+    if not _guard_installed():
         return False, (
             f"the triggers on {TABLE} are missing: published results could change without an approved "
             "request (run manage.py migrate; a migration that rebuilds the table must end with ensure_result_guard)"

@@ -486,7 +486,7 @@ def term_publish(*, term: Term, actor, sections=None) -> list[PublishOutcome]:
     locked = list(
         Section.objects.select_for_update(of=("self",))
         .select_related("course__program", "location", "term")
-        .filter(pk__in=chosen.values("pk"))
+        .filter(term=term, pk__in=chosen.values("pk"))
         .order_by("pk")
     )
     assessed = set(Assessment.objects.filter(section__in=[s.pk for s in locked]).values_list("section_id", flat=True))

@@ -419,6 +419,13 @@ class SkillRatingSerializer(ModelSerializer):
     def get_section_code(self, rating) -> str:
         return _section_code(rating.enrollment.section)
 
+    def to_representation(self, rating):
+        data = super().to_representation(rating)
+        request = self.context.get("request")
+        if request is None or not request.user.is_academy_staff:
+            data["instructor_notes"] = ""  # the staff's own notes; families read parent_notes
+        return data
+
 
 class RatingItemSerializer(InputSerializer):
     enrollment = serializers.UUIDField(help_text="An active enrollment of the section.")

@@ -102,7 +102,7 @@ def result_guard_installed(connection) -> bool:
         if connection.vendor == "sqlite":
             cursor.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s)"
-                % ",".join("?" * len(SQLITE_TRIGGERS)),
+                % ", ".join(["%s"] * len(SQLITE_TRIGGERS)),
                 list(SQLITE_TRIGGERS),
             )
             return cursor.fetchone()[0] == len(SQLITE_TRIGGERS)

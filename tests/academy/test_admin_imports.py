@@ -10,7 +10,7 @@ from django.contrib import admin
 from academy.common.admin import ReadOnlyHistoryAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("academy", "notifications", "students", "families", "finance", "enrollment", "attendance")
+APPS = ("academy", "notifications", "students", "families", "finance", "enrollment", "attendance", "grading")
 SHARED = "academy.common.admin"
 
 

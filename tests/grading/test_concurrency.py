@@ -207,3 +207,61 @@ def test_concurrent_requests_on_one_result_leave_one_pending(world, pending_chan
     assert sum(isinstance(o, ResultChange) for o in outcomes) == 1
     assert [o.code for o in outcomes if isinstance(o, Conflict)] == ["change_pending"] * 3
     assert ResultChange.objects.filter(result=result, status="pending").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_and_a_freeze_at_once_never_leave_a_frozen_result_pending(world, pending_change):
+    """With the term closed and the first request rejected, a new request and a freeze
+    race: either the request comes first and the freeze is refused (change_pending), or
+    the freeze does and the request is refused (result_frozen)."""
+    section = world["section"]
+    services.result_change_reject(change=pending_change, actor=world["registrar"], note="No")
+    section.term.status = "closed"
+    section.term.save()
+    result = Result.objects.get(pk=pending_change.result_id)
+
+    def work(index):
+        if index == 0:
+            return services.result_change_request(result=result, new_grade="C", reason="Appeal", actor=world["teacher"])
+        return services.section_freeze(section=section, actor=world["registrar"])
+
+    request, freeze = run_threads(2, work)
+    if isinstance(request, ResultChange):
+        assert isinstance(freeze, Conflict) and freeze.code == "change_pending"
+        assert not Result.objects.filter(section=section, state="frozen").exists()
+    else:
+        assert isinstance(request, Conflict) and request.code == "result_frozen"
+        assert freeze == 3
+        assert not ResultChange.objects.filter(status="pending").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_scores_saved_while_publishing_are_in_the_result_or_refused(world):
+    """Four threads save scores while a fifth publishes: each save lands before the
+    publication (and counts in the published result) or is refused (result_published);
+    every published result equals the recomputation from the scores that stayed."""
+    section, teacher = world["section"], world["teacher"]
+    students = [StudentFactory(location=section.location) for _ in range(4)]
+    for pupil in students:
+        enroll(student=pupil, section=section, actor=world["registrar"])
+    final = services.assessment_create(section=section, actor=teacher, type="final", title="Final", weight=D("100"))
+
+    def work(index):
+        if index == 4:
+            return services.section_publish(section=section, actor=teacher)
+        cell = services.Cell(assessment_id=final.pk, student_id=students[index].pk, score=60 + 10 * index)
+        return services.gradebook_save(section=section, cells=[cell], actor=teacher)
+
+    outcomes = run_threads(5, work)
+    assert outcomes[4].published == 4
+    for index in range(4):
+        if isinstance(outcomes[index], Conflict):
+            assert outcomes[index].code == "result_published"
+    scale = selectors.scale_for(section)
+    for result in Result.objects.filter(section=section):
+        assert result.state == "published"
+        scores = {s.assessment_id: s for s in final.scores.filter(student_id=result.student_id)}
+        expected = selectors.grade_for(selectors.weighted_percentage([final], scores, final=True), scale)
+        assert (result.percentage, result.letter_grade) == (expected.percentage, expected.letter)

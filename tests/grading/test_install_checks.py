@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from academy.common.registry import install_checks
 from enrollment.services import enroll
@@ -78,6 +79,15 @@ def test_the_guard_is_tried_on_a_published_and_a_frozen_result_and_nothing_chang
     assert passed, detail
     assert "tried on 2 result(s), rolled back" in detail
     assert list(Result.objects.order_by("pk").values()) == before
+
+
+def test_the_check_runs_while_queries_are_logged(published_and_frozen):
+    """As under DEBUG=1 (``manage.py verify_install`` on a development install)."""
+    with CaptureQueriesContext(connection) as queries:
+        passed, detail = check_result_guard()
+
+    assert passed, detail
+    assert len(queries.captured_queries) >= 5
 
 
 def test_verify_install_prints_the_check(published_and_frozen):

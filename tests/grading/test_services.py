@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from academy.common.exceptions import Conflict
-from academy.models import Term
+from academy.models import Section, Term
 from attendance import services as attendance_services
 from enrollment.models import Enrollment
 from enrollment.services import enroll, enrollment_update, enrollment_withdraw
@@ -602,6 +602,23 @@ class TestPublish:
         outcomes = services.term_publish(term=term, actor=registrar)
         assert [(o.section.pk, o.published) for o in outcomes] == [(section.pk, 4)]
         assert not Result.objects.filter(section=empty).exists()
+
+    def test_term_publish_of_chosen_sections_keeps_to_the_term(
+        self, section, students, assessments, cell, teacher, registrar, term, course, location
+    ):
+        """``sections``: the caller's sections (a location-limited office); one of another
+        term among them is not the term's to publish."""
+        score_everyone(section, assessments, students, cell, teacher)
+        other = SectionFactory(course=course, location=location, code="X", term=running_term(name="Spring"))
+        enroll(student=StudentFactory(location=location), section=other, actor=registrar)
+        services.assessment_create(section=other, actor=teacher, type="final", title="Final", weight=D("100"))
+        outcomes = services.term_publish(
+            term=term,
+            actor=registrar,
+            sections=Section.objects.filter(pk__in=[section.pk, other.pk]),
+        )
+        assert [o.section.pk for o in outcomes] == [section.pk]
+        assert not Result.objects.filter(section=other).exists()
 
     def test_term_publish_is_all_or_nothing(
         self, section, students, assessments, cell, teacher, registrar, term, course, location
