@@ -8,11 +8,15 @@ from academy.models import (
     AcademicYear,
     ClassSession,
     Course,
+    Curriculum,
+    CurriculumLevel,
+    CurriculumModule,
     Facility,
     GradeLevel,
     Location,
     Program,
     Section,
+    SkillArea,
     Term,
     User,
 )
@@ -83,6 +87,14 @@ def program_list() -> QuerySet[Program]:
 
 def course_list() -> QuerySet[Course]:
     return Course.objects.select_related("program", "grade_level")
+
+
+def curriculum_list() -> QuerySet[Curriculum]:
+    """Curricula with their levels, modules and skill areas: four queries for any number."""
+    modules = Prefetch("modules", queryset=CurriculumModule.objects.order_by("order"))
+    levels = Prefetch("levels", queryset=CurriculumLevel.objects.order_by("order").prefetch_related(modules))
+    areas = Prefetch("skill_areas", queryset=SkillArea.objects.order_by("name"))
+    return Curriculum.objects.select_related("course").prefetch_related(levels, areas).order_by("course__code", "name")
 
 
 def section_list(*, user: User) -> QuerySet[Section]:

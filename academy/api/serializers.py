@@ -17,11 +17,15 @@ from academy.models import (
     AcademicYear,
     ClassSession,
     Course,
+    Curriculum,
+    CurriculumLevel,
+    CurriculumModule,
     Facility,
     GradeLevel,
     Location,
     Program,
     Section,
+    SkillArea,
     Term,
     User,
 )
@@ -273,3 +277,39 @@ class TokenRequestSerializer(InputSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True, help_text="Send as `Authorization: Token <token>`.")
+
+
+class CurriculumModuleSerializer(ModelSerializer):
+    class Meta:
+        model = CurriculumModule
+        fields = ["id", "name", "order"]
+        read_only_fields = fields
+
+
+class CurriculumLevelSerializer(ModelSerializer):
+    modules = CurriculumModuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CurriculumLevel
+        fields = ["id", "name", "order", "modules"]
+        read_only_fields = fields
+
+
+class SkillAreaSerializer(ModelSerializer):
+    class Meta:
+        model = SkillArea
+        fields = ["id", "name", "description", "level"]
+        read_only_fields = fields
+
+
+class CurriculumSerializer(ModelSerializer):
+    """A curriculum with its levels (each with its modules) and the skill areas assessed
+    (``level`` empty: at every level). Read only: curricula are edited in the admin."""
+
+    levels = CurriculumLevelSerializer(many=True, read_only=True)
+    skill_areas = SkillAreaSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Curriculum
+        fields = ["id", "course", "name", "description", "levels", "skill_areas", "created_at", "updated_at"]
+        read_only_fields = fields

@@ -5,6 +5,8 @@ locations, facilities, sections and class sessions); every write goes through
 ``academy.services``.
 """
 
+import uuid
+
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, routers
@@ -147,6 +149,23 @@ class CourseViewSet(StructureViewSet):
 
     def get_queryset(self):
         return selectors.course_list()
+
+
+class CurriculumViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Curricula of the courses, with levels, modules and skill areas (read only: edited in
+    the admin). Filter by ``course``."""
+
+    serializer_class = api.CurriculumSerializer
+
+    def get_queryset(self):
+        curricula = selectors.curriculum_list()
+        course = self.request.query_params.get("course")
+        if course:
+            try:
+                curricula = curricula.filter(course_id=uuid.UUID(course))
+            except ValueError:
+                raise ValidationError({"course": ["Enter a valid UUID."]}) from None
+        return curricula
 
 
 class SectionViewSet(StructureViewSet):

@@ -46,6 +46,7 @@ router.register("terms", academy_api.TermViewSet, basename="term")
 router.register("grade-levels", academy_api.GradeLevelViewSet, basename="grade-level")
 router.register("programs", academy_api.ProgramViewSet, basename="program")
 router.register("courses", academy_api.CourseViewSet, basename="course")
+router.register("curricula", academy_api.CurriculumViewSet, basename="curriculum")
 router.register("sections", SectionViewSet, basename="section")  # + seats
 router.register("class-sessions", ClassSessionViewSet, basename="class-session")  # + {id}/attendance/
 

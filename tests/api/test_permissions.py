@@ -43,6 +43,20 @@ OWN_ONLY = expect(404, 404, 404, 200, 404, 401, 404)
 
 
 # (case id, method, path(world), body(world) or None, expected status per actor)
+
+
+def _curriculum(w):
+    """The course's curriculum with a level, a module and a skill area (made on first use)."""
+    from academy.models import Curriculum
+
+    curriculum, created = Curriculum.objects.get_or_create(course=w.s.course, name="Core")
+    if created:
+        level = curriculum.levels.create(name="Level 1", order=1)
+        level.modules.create(name="Module 1", order=1)
+        curriculum.skill_areas.create(name="Breathing")
+    return curriculum
+
+
 CASES = [
     # --- auth and the caller ---
     ("root", "get", lambda w: f"{V1}/", None, EVERYONE_READS),
@@ -164,6 +178,8 @@ CASES = [
     ),
     ("programs-delete", "delete", lambda w: f"{V1}/programs/{w.s.program.pk}/", None, ALWAYS_405),
     # --- courses ---
+    ("curricula-list", "get", lambda w: f"{V1}/curricula/", None, STRUCTURE_READ),
+    ("curricula-get", "get", lambda w: f"{V1}/curricula/{_curriculum(w).pk}/", None, STRUCTURE_READ),
     ("courses-list", "get", lambda w: f"{V1}/courses/", None, STRUCTURE_READ),
     ("courses-get", "get", lambda w: f"{V1}/courses/{w.s.course.pk}/", None, STRUCTURE_READ),
     (
