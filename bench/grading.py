@@ -25,8 +25,12 @@ It prints:
     notices after commit switched off): time, queries, CPU in Python and in the
     PostgreSQL backend; then a ``COPY`` of the same result rows (every column, the values
     publishing left) into a bare scratch copy of the results table, and of those rows
-    with the history rows publishing wrote: the ratios. Targets: under 10 s and within
-    5x the COPY of the result rows;
+    with the history rows publishing wrote: the ratios; and the database's floor (the
+    same rows published set-based inside the server). Targets: under 10 s and within 5x
+    the COPY of every row publishing writes (the results and their history rows: the
+    reading the billing target settled on; the floor alone is several times the COPY of
+    the result rows, so that reading could not be met by any publish); the aim within
+    1.3x the floor is printed beside them;
 (3) a student's results (``grading.selectors.student_results`` with what the page shows
     of each, the term GPA and the finance hold) for the student with the fewest results
     and the one with the most: the same query count.
@@ -74,6 +78,7 @@ TERM_PREFIX = "Bench grading"
 GRADEBOOK_TERM = "Bench gradebooks"
 TARGET_SECONDS = 10.0
 TARGET_RATIO = 5.0
+FLOOR_AIM = 1.3
 
 
 # --- set-up ---------------------------------------------------------------------------------
@@ -509,10 +514,11 @@ def measure_publish(ref, term) -> bool:
         f"{floor:.2f} s, so publishing is {elapsed / floor:.1f}x it"
     )
     fast = elapsed < TARGET_SECONDS
-    within = elapsed / copy_results_s <= TARGET_RATIO
+    within = elapsed / copy_all_s <= TARGET_RATIO
     print(
-        f"  target under {TARGET_SECONDS:.0f} s: {verdict(fast)}; within {TARGET_RATIO:.0f}x the COPY of the "
-        f"result rows: {verdict(within)} ({elapsed / copy_results_s:.1f}x)"
+        f"  target under {TARGET_SECONDS:.0f} s: {verdict(fast)}; within {TARGET_RATIO:.0f}x the COPY of every "
+        f"row it writes: {verdict(within)} ({elapsed / copy_all_s:.1f}x); the aim of {FLOOR_AIM}x the floor: "
+        f"{elapsed / floor:.1f}x"
     )
     return fast and within
 

@@ -14,8 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast
 
 from academy.models import CurriculumLevel, Section, SkillArea, User
 from academy.selectors import section_list, teaches_only
@@ -47,27 +49,8 @@ def grade_scale_list() -> QuerySet[GradeScale]:
 
 def scale_for(section: Section) -> GradeScale | None:
     """The most specific scale: the programme's at the section's location, the programme's,
-    the location's, else the default. One query (bands prefetched: two)."""
-    program_id = section.course.program_id
-    candidates = list(
-        _scales_with_bands().filter(
-            Q(program_id=program_id, location_id=section.location_id)
-            | Q(program_id=program_id, location__isnull=True)
-            | Q(program__isnull=True, location_id=section.location_id)
-            | Q(is_default=True)
-        )
-    )
-
-    def rank(scale: GradeScale) -> int:
-        if scale.program_id == program_id and scale.location_id == section.location_id:
-            return 0
-        if scale.program_id == program_id and scale.location_id is None:
-            return 1
-        if scale.program_id is None and scale.location_id == section.location_id:
-            return 2
-        return 3
-
-    return min(candidates, key=rank) if candidates else None
+    the location's, else the default. Two queries (the scales, their bands)."""
+    return scales_for([section])[section.pk]
 
 
 def weights_total(section: Section) -> Decimal:
@@ -78,11 +61,16 @@ def weighted_percentage(assessments, scores: dict, *, final: bool) -> Decimal | 
     """The weighted percentage of one student. ``scores`` maps an assessment id to its
     ``Score`` (absent: no score). ``final``: missing scores count as 0 (publishing);
     otherwise they drop out (a draft). ``None`` when nothing counts yet."""
+    return percentage_of(assessments, {pk: (s.status, s.score) for pk, s in scores.items()}, final=final)
+
+
+def percentage_of(assessments, marks: dict, *, final: bool) -> Decimal | None:
+    """``weighted_percentage`` of ``marks``: assessment id -> (status, score) as plain
+    values (what publishing a term reads)."""
     earned = Decimal("0")
     counted = Decimal("0")
     for assessment in assessments:
-        score = scores.get(assessment.pk)
-        status = score.status if score is not None else Score.Status.MISSING
+        status, points = marks.get(assessment.pk, MISSING)
         if status == Score.Status.EXCUSED:
             continue
         if status == Score.Status.MISSING:
@@ -90,11 +78,14 @@ def weighted_percentage(assessments, scores: dict, *, final: bool) -> Decimal | 
                 continue
             counted += assessment.weight
             continue
-        earned += Decimal(score.score) / Decimal(assessment.max_score) * assessment.weight
+        earned += Decimal(points) / Decimal(assessment.max_score) * assessment.weight
         counted += assessment.weight
     if not counted:
         return None
     return (earned * 100 / counted).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+MISSING = (Score.Status.MISSING, None)
 
 
 @dataclass(frozen=True)
@@ -105,8 +96,10 @@ class Grade:
     passed: bool | None = None
 
 
-def grade_for(percentage: Decimal | None, scale: GradeScale | None) -> Grade:
-    band = scale.band_for(percentage, bands=list(scale.bands.all())) if scale is not None else None
+def grade_for(percentage: Decimal | None, scale: GradeScale | None, bands: list | None = None) -> Grade:
+    """The grade of ``percentage`` on ``scale`` (``bands``: the scale's, highest first, when
+    the caller grades many)."""
+    band = scale.band_for(percentage, bands=bands or list(scale.bands.all())) if scale is not None else None
     if band is None:
         return Grade(percentage=percentage)
     return Grade(percentage=percentage, letter=band.letter, points=band.grade_points, passed=band.passed)
@@ -265,22 +258,22 @@ def gradebook(section: Section) -> Gradebook:
     return book
 
 
-@dataclass(frozen=True)
-class ScoreValue:
-    """A score as the percentage reads it: its status and points (no model instance)."""
+class AssessmentValue(NamedTuple):
+    """An assessment as the percentage reads it."""
 
-    status: str
-    score: Decimal | None
+    pk: str
+    weight: Decimal
+    max_score: Decimal
 
 
-@dataclass(frozen=True)
-class ResultValue:
-    id: object
+class ResultValue(NamedTuple):
+    id: str
     state: str
     percentage: Decimal | None
     letter_grade: str
     grade_points: Decimal | None
     passed: bool | None
+    scale_id: object
 
 
 @dataclass
@@ -291,7 +284,7 @@ class SectionMarks:
     scale: GradeScale | None
     assessments: list
     student_ids: list
-    scores: dict  # student id -> {assessment id: ScoreValue}
+    scores: dict  # student id -> {assessment id: (status, score)}
     results: dict  # student id -> ResultValue
 
     @property
@@ -299,25 +292,104 @@ class SectionMarks:
         return sum((a.weight for a in self.assessments), Decimal("0"))
 
 
-def section_marks(section: Section) -> SectionMarks:
-    """The gradebook's numbers without its model instances or attendance, for publishing
-    (a term has hundreds of thousands of scores; bench/grading.py). Fixed queries."""
-    student_ids = Enrollment.objects.filter(section=section, status__in=GRADED_STATUSES).order_by("student_id")
-    scores: dict = defaultdict(dict)
-    for assessment_id, student_id, status, points in Score.objects.filter(assessment__section=section).values_list(
-        "assessment_id", "student_id", "status", "score"
+def scales_for(sections) -> dict:
+    """section id -> its scale (as ``scale_for`` chooses), for many sections by two
+    queries (the scales and their bands; an academy has a handful)."""
+    scales = list(_scales_with_bands())
+
+    def rank(scale: GradeScale, section: Section) -> int | None:
+        program_id = section.course.program_id
+        if scale.program_id == program_id and scale.location_id == section.location_id:
+            return 0
+        if scale.program_id == program_id and scale.location_id is None:
+            return 1
+        if scale.program_id is None and scale.location_id == section.location_id:
+            return 2
+        if scale.is_default:
+            return 3
+        return None
+
+    chosen = {}
+    for section in sections:
+        ranked = [(r, scale) for scale in scales if (r := rank(scale, section)) is not None]
+        chosen[section.pk] = min(ranked, key=lambda pair: pair[0])[1] if ranked else None
+    return chosen
+
+
+def _text(field: str) -> Cast:
+    # ids as text: a term's 300,000 scores load several times faster than as UUIDs
+    return Cast(field, output_field=CharField())
+
+
+def _rows(queryset) -> list[tuple]:
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    return list(compiler.results_iter(tuple_expected=True, chunk_size=10_000))
+
+
+def sections_marks(sections) -> dict:
+    """section id -> ``SectionMarks``: the gradebooks' numbers as plain values (ids as
+    text), for publishing. Six queries whatever the number of sections (a term has
+    hundreds of thousands of scores; bench/grading.py)."""
+    ids = [s.pk for s in sections]
+    assessments: dict = defaultdict(list)
+    section_of, assessment_ids = {}, []
+    for section_id, uuid, *values in _rows(
+        Assessment.objects.filter(section_id__in=ids)
+        .order_by("date", "title")
+        .values_list("section_id", "id", _text("id"), "weight", "max_score")
     ):
-        scores[student_id][assessment_id] = ScoreValue(status, points)
-    results = Result.objects.filter(section=section).values_list(
-        "student_id", "id", "state", "percentage", "letter_grade", "grade_points", "passed"
-    )
-    return SectionMarks(
-        scale=scale_for(section),
-        assessments=list(Assessment.objects.filter(section=section).order_by("date", "title")),
-        student_ids=list(dict.fromkeys(student_ids.values_list("student_id", flat=True))),
-        scores=scores,
-        results={row[0]: ResultValue(*row[1:]) for row in results},
-    )
+        assessment = AssessmentValue(*values)
+        assessments[section_id].append(assessment)
+        section_of[assessment.pk] = section_id
+        assessment_ids.append(uuid)
+    students: dict = defaultdict(dict)
+    for section_id, student_id in _rows(
+        Enrollment.objects.filter(section_id__in=ids, status__in=GRADED_STATUSES)
+        .order_by("section_id", "student_id")
+        .values_list("section_id", _text("student_id"))
+    ):
+        students[section_id][student_id] = None
+    scores: dict = {section_id: defaultdict(dict) for section_id in ids}
+    book_of = {assessment_id: scores[section_id] for assessment_id, section_id in section_of.items()}
+    for assessment_id, student_id, *mark in _rows(
+        Score.objects.filter(assessment_id__in=assessment_ids)
+        .order_by()
+        .values_list(_text("assessment_id"), _text("student_id"), "status", "score")
+    ):
+        book_of[assessment_id][student_id][assessment_id] = mark
+    results: dict = defaultdict(dict)
+    for section_id, student_id, *values in _rows(
+        Result.objects.filter(section_id__in=ids)
+        .order_by()
+        .values_list(
+            "section_id",
+            _text("student_id"),
+            _text("id"),
+            "state",
+            "percentage",
+            "letter_grade",
+            "grade_points",
+            "passed",
+            "scale_id",
+        )
+    ):
+        results[section_id][student_id] = ResultValue(*values)
+    scales = scales_for(sections)
+    return {
+        section.pk: SectionMarks(
+            scale=scales[section.pk],
+            assessments=assessments[section.pk],
+            student_ids=list(students[section.pk]),
+            scores=scores[section.pk],
+            results=results[section.pk],
+        )
+        for section in sections
+    }
+
+
+def section_marks(section: Section) -> SectionMarks:
+    """``sections_marks`` of one section."""
+    return sections_marks([section])[section.pk]
 
 
 # --- a student's results ------------------------------------------------------------------

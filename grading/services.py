@@ -364,69 +364,118 @@ class PublishOutcome:
     already: int
 
 
-def _publish_locked(section: Section, *, actor, now) -> PublishOutcome:
-    # the gradebook's numbers as plain values: a term publishes hundreds of thousands of
-    # scores, and a model instance each is most of the time (bench/grading.py)
-    marks = selectors.section_marks(section)
-    if marks.weights_total != selectors.FULL_WEIGHT:
-        raise Conflict(
-            f"{section}: the assessments' weights total {marks.weights_total}; publishing needs exactly 100.",
-            "weights_incomplete",
-        )
-    if not marks.student_ids:
-        raise Conflict(f"{section}: nobody to publish results for.", "no_students")
-    # a student who left the class before publication (withdrawn) gets no result: their
-    # draft goes (their scores stay, with history)
-    graded = set(marks.student_ids)
-    if any(r.state == Result.State.DRAFT and student_id not in graded for student_id, r in marks.results.items()):
-        Result.objects.filter(section=section, state=Result.State.DRAFT).exclude(student_id__in=graded).delete()
-    to_create, drafts, regraded, already = [], [], [], 0
-    for student_id in marks.student_ids:
-        scores = marks.scores.get(student_id, {})
-        grade = selectors.grade_for(selectors.weighted_percentage(marks.assessments, scores, final=True), marks.scale)
-        values = {
-            "percentage": grade.percentage,
-            "letter_grade": grade.letter,
-            "grade_points": grade.points,
-            "passed": grade.passed,
-        }
-        result = marks.results.get(student_id)
-        if result is None:
-            to_create.append(
-                Result(
-                    student_id=student_id,
-                    section=section,
-                    scale=marks.scale,
-                    state=Result.State.PUBLISHED,
-                    published_at=now,
-                    published_by=actor,
-                    updated_at=now,
-                    **values,
-                )
+def _publish_locked(sections: list[Section], *, actor, now) -> list[PublishOutcome]:
+    """Publish ``sections`` (locked by the caller): all or nothing. The gradebooks are read
+    as plain values and written by a fixed number of statements whatever the number of
+    sections (a term publishes hundreds of thousands of scores: bench/grading.py)."""
+    marks = selectors.sections_marks(sections)
+    for section in sections:
+        book = marks[section.pk]
+        if book.weights_total != selectors.FULL_WEIGHT:
+            raise Conflict(
+                f"{section}: the assessments' weights total {book.weights_total}; publishing needs exactly 100.",
+                "weights_incomplete",
             )
-        elif result.state != Result.State.DRAFT:
-            already += 1
-        else:
-            drafts.append(result.id)
-            if (result.percentage, result.letter_grade, result.grade_points, result.passed) != tuple(values.values()):
-                regraded.append(Result(pk=result.id, **values))
+        if not book.student_ids:
+            raise Conflict(f"{section}: nobody to publish results for.", "no_students")
+    to_create, drafts, regraded, withdrawn, outcomes = [], [], [], [], []
+    for section in sections:
+        book = marks[section.pk]
+        scale_id = book.scale.pk if book.scale is not None else None
+        bands = list(book.scale.bands.all()) if book.scale is not None else None
+        # a student who left the class before publication (withdrawn) gets no result:
+        # their draft goes (their scores stay, with history)
+        graded = set(book.student_ids)
+        withdrawn += [
+            r.id for student_id, r in book.results.items() if r.state == Result.State.DRAFT and student_id not in graded
+        ]
+        count = already = 0
+        for student_id in book.student_ids:
+            scores = book.scores.get(student_id, {})
+            percentage = selectors.percentage_of(book.assessments, scores, final=True)
+            grade = selectors.grade_for(percentage, book.scale, bands)
+            values = (grade.percentage, grade.letter, grade.points, grade.passed, scale_id)
+            result = book.results.get(student_id)
+            if result is None:
+                to_create.append(
+                    Result(
+                        student_id=student_id,
+                        section=section,
+                        scale=book.scale,
+                        state=Result.State.PUBLISHED,
+                        published_at=now,
+                        published_by=actor,
+                        updated_at=now,
+                        percentage=grade.percentage,
+                        letter_grade=grade.letter,
+                        grade_points=grade.points,
+                        passed=grade.passed,
+                    )
+                )
+            elif result.state != Result.State.DRAFT:
+                already += 1
+                continue
+            else:
+                drafts.append(result.id)
+                if result[2:] != values:
+                    regraded.append((result.id, *values))
+            count += 1
+        outcomes.append(PublishOutcome(section=section, published=count, already=already))
     user = actor if actor is not None and actor.is_authenticated else None
-    if to_create:
-        bulk_create_with_history(to_create, Result, default_user=user, default_change_reason="Published")
+    if withdrawn:
+        Result.objects.filter(pk__in=withdrawn).delete()
     if drafts:
         # the drafts whose grade moves (a missing score now counts 0), still as drafts; then
         # every draft published by one statement, and its history row written as
         # bulk_update_with_history would, by one INSERT ... SELECT
-        if regraded:
-            Result.objects.bulk_update(regraded, ["percentage", "letter_grade", "grade_points", "passed"])
-        Result.objects.filter(pk__in=drafts).update(
-            scale=marks.scale, state=Result.State.PUBLISHED, published_at=now, published_by=actor, updated_at=now
+        _regrade(regraded)
+        section_ids = [s.pk for s in sections]
+        Result.objects.filter(section_id__in=section_ids, state=Result.State.DRAFT).update(
+            state=Result.State.PUBLISHED, published_at=now, published_by=actor, updated_at=now
         )
-        _history_insert(Result.objects.filter(pk__in=drafts), date=now, reason="Published", user=user)
-    published = [r.pk for r in to_create] + drafts
+        _history_insert(
+            Result.objects.filter(section_id__in=section_ids, state=Result.State.PUBLISHED, published_at=now),
+            date=now,
+            reason="Published",
+            user=user,
+        )
+    if to_create:  # after the history above, which reads every result published now
+        bulk_create_with_history(to_create, Result, default_user=user, default_change_reason="Published")
+    published = drafts + [r.pk for r in to_create]
     if published:
         transaction.on_commit(lambda: _queue_published_notices(published))
-    return PublishOutcome(section=section, published=len(published), already=already)
+    return outcomes
+
+
+REGRADE_FIELDS = ("percentage", "letter_grade", "grade_points", "passed", "scale_id")
+
+
+def _regrade(rows: list[tuple]) -> None:
+    """Set (id, percentage, letter, points, passed, scale id) on draft results: on
+    PostgreSQL by one ``UPDATE ... FROM unnest(...)`` (five arrays, however many rows),
+    elsewhere by ``bulk_update``."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(Result)]
+    if connection.vendor != "postgresql":
+        Result.objects.bulk_update(
+            [Result(pk=row[0], **dict(zip(REGRADE_FIELDS, row[1:], strict=True))) for row in rows],
+            list(REGRADE_FIELDS),
+            batch_size=500,
+        )
+        return
+    quote = connection.ops.quote_name
+    columns = [Result._meta.get_field(name).column for name in REGRADE_FIELDS]
+    arrays = list(zip(*rows, strict=True))
+    types = ("uuid", "numeric", "text", "numeric", "boolean", "uuid")
+    assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns)
+    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
+    names = ", ".join(["id", *(quote(column) for column in columns)])
+    # names and types from our own model, values as parameters
+    table = quote(Result._meta.db_table)
+    sql = f"UPDATE {table} AS r SET {assignments} FROM unnest({unnest}) AS v({names}) WHERE r.id = v.id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(values) for values in arrays])
 
 
 def _history_insert(results, *, date, reason: str, user) -> int:
@@ -473,7 +522,7 @@ def section_publish(*, section: Section, actor) -> PublishOutcome:
     stay as they are; guardians of the newly published are told after commit."""
     section = _section_lock(section)
     _results_of(section, lock=True)
-    return _publish_locked(section, actor=actor, now=timezone.now())
+    return _publish_locked([section], actor=actor, now=timezone.now())[0]
 
 
 @transaction.atomic
@@ -491,7 +540,7 @@ def term_publish(*, term: Term, actor, sections=None) -> list[PublishOutcome]:
     )
     assessed = set(Assessment.objects.filter(section__in=[s.pk for s in locked]).values_list("section_id", flat=True))
     now = timezone.now()
-    return [_publish_locked(section, actor=actor, now=now) for section in locked if section.pk in assessed]
+    return _publish_locked([section for section in locked if section.pk in assessed], actor=actor, now=now)
 
 
 def _check_term_closed(term: Term) -> None:
