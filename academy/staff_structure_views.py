@@ -7,15 +7,17 @@ Every page reads through ``academy.selectors`` (locations and sections limited t
 user's locations) in a fixed number of queries whatever the number of rows.
 """
 
+from dataclasses import dataclass
+
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from academy.filters import SectionFilterSet
-from academy.models import Curriculum, CurriculumLevel, CurriculumModule, SkillArea
+from academy.models import Curriculum, CurriculumLevel
 from academy.selectors import (
     academic_year_list_with_terms,
+    curriculum_list,
     grade_level_list,
     location_list_with_facilities,
     program_list_with_courses,
@@ -98,44 +100,66 @@ def structure_programs(request):
     return _render(request, "staff/structure_programs.html", "staff:structure-programs", {"programs": programs})
 
 
+@dataclass
+class CurriculumRow:
+    """A curriculum of the list with how many levels, modules and skill areas it has."""
+
+    curriculum: Curriculum
+    level_count: int
+    module_count: int
+    skill_area_count: int
+
+
+@dataclass
+class LevelView:
+    """A level of a curriculum with its modules and the skill areas assessed there only."""
+
+    level: CurriculumLevel
+    modules: list
+    skill_areas: list
+
+
 @staff_permission_required("academy.view_curriculum")
 @require_safe
 def structure_curricula(request):
     """Every curriculum, by program and course, with how many levels, modules and skill
-    areas it has (one query)."""
+    areas it has (``academy.selectors.curriculum_list``: four queries)."""
     curricula = (
-        Curriculum.objects.select_related("course__program")
-        .annotate(
-            level_count=Count("levels", distinct=True),
-            module_count=Count("levels__modules", distinct=True),
-            skill_area_count=Count("skill_areas", distinct=True),
-        )
-        .order_by("course__program__name", "course__code", "name")
+        curriculum_list().select_related("course__program").order_by("course__program__name", "course__code", "name")
     )
-    return _render(request, "staff/structure_curricula.html", "staff:structure-curricula", {"curricula": curricula})
+    rows = [
+        CurriculumRow(
+            curriculum=curriculum,
+            level_count=len(curriculum.levels.all()),
+            module_count=sum(len(level.modules.all()) for level in curriculum.levels.all()),
+            skill_area_count=len(curriculum.skill_areas.all()),
+        )
+        for curriculum in curricula
+    ]
+    return _render(request, "staff/structure_curricula.html", "staff:structure-curricula", {"curricula": rows})
 
 
 @staff_permission_required("academy.view_curriculum")
 @require_safe
 def structure_curriculum(request, pk):
     """One curriculum: its levels in order, each with its modules and the skill areas
-    assessed there, and the areas assessed at every level (four queries)."""
-    levels = CurriculumLevel.objects.order_by("order").prefetch_related(
-        Prefetch("modules", queryset=CurriculumModule.objects.order_by("order")),
-        Prefetch("skill_areas", queryset=SkillArea.objects.order_by("name")),
-    )
-    curriculum = get_object_or_404(
-        Curriculum.objects.select_related("course__program").prefetch_related(
-            Prefetch("levels", queryset=levels),
-            Prefetch(
-                "skill_areas",
-                queryset=SkillArea.objects.filter(level__isnull=True).order_by("name"),
-                to_attr="every_level_areas",
-            ),
-        ),
-        pk=pk,
-    )
-    context = {"curriculum": curriculum, "levels": curriculum.levels.all()}
+    assessed there, and the areas assessed at every level (``academy.selectors.
+    curriculum_list``: four queries)."""
+    curriculum = get_object_or_404(curriculum_list(), pk=pk)
+    areas = list(curriculum.skill_areas.all())
+    levels = [
+        LevelView(
+            level=level,
+            modules=list(level.modules.all()),
+            skill_areas=[area for area in areas if area.level_id == level.pk],
+        )
+        for level in curriculum.levels.all()
+    ]
+    context = {
+        "curriculum": curriculum,
+        "every_level_areas": [area for area in areas if area.level_id is None],
+        "levels": levels,
+    }
     return _render(request, "staff/structure_curriculum.html", "staff:structure-curricula", context)
 
 

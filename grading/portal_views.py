@@ -6,7 +6,8 @@
   shows no grade and no report card;
 - the report card of a term (PDF, ``grading.report_cards``), refused under the hold;
 - skill progress: per class, each skill area with its latest rating, target,
-  milestones and next goals, and a chart of the ratings over time.
+  milestones and next goals, and a chart of the ratings over time
+  (``academy.common.charts.step_chart``, server-side SVG).
 
 Whose child: ``families.selectors.guardian_child_get`` (another family's child is a
 404), as on the other portal pages. A fixed number of queries whatever the number of
@@ -23,12 +24,13 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 
+from academy.common.charts import step_chart
 from academy.models import SkillArea
 from enrollment.models import Enrollment
 from families.portal_shell import parent_required, portal_render
 from families.selectors import guardian_child_get
 from grading import report_cards, selectors
-from grading.models import RATING_MAX, RATING_MIN
+from grading.models import RATING_MAX
 from students.models import Student
 
 PDF = "application/pdf"
@@ -115,56 +117,6 @@ class PeriodForm(forms.Form):
         return today - timedelta(days=days) if days else None
 
 
-# The chart of one skill area (server-side SVG, no JavaScript, like the staff charts): a
-# step line of the ratings over time, the target dashed, one gridline per rating.
-CHART_WIDTH = 320
-CHART_LEFT = 22
-CHART_RIGHT = 10
-CHART_TOP = 8
-CHART_STEP = 20  # pixels per rating point
-CHART_BOTTOM = CHART_TOP + CHART_STEP * (RATING_MAX - RATING_MIN)
-CHART_HEIGHT = CHART_BOTTOM + 22  # room for the date labels
-
-
-def _y(rating: int) -> int:
-    return CHART_BOTTOM - (rating - RATING_MIN) * CHART_STEP
-
-
-def skill_chart(points: list[tuple[date, int]], *, start: date, end: date, target: int | None = None) -> dict:
-    """Geometry of one skill's chart: ``points`` are (date, rating) oldest first (as
-    ``grading.selectors.progress_series`` gives them), drawn between ``start`` and ``end``."""
-    span = (end - start).days
-    plot_width = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
-
-    def x(day: date) -> int:
-        if span <= 0:
-            return CHART_LEFT + plot_width // 2
-        return CHART_LEFT + round((day - start).days / span * plot_width)
-
-    dots = [
-        {"x": x(day), "y": _y(rating), "rating": rating, "title": f"{day:%-d %b %Y}: {rating} of {RATING_MAX}"}
-        for day, rating in points
-    ]
-    line = []
-    for index, dot in enumerate(dots):
-        if index:  # a rating holds until the next assessment: a step, not a slope
-            line.append(f"{dot['x']},{dots[index - 1]['y']}")
-        line.append(f"{dot['x']},{dot['y']}")
-    return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "left": CHART_LEFT,
-        "right": CHART_WIDTH - CHART_RIGHT,
-        "label_y": CHART_BOTTOM + 16,
-        "grid": [{"y": _y(rating), "label": rating} for rating in range(RATING_MIN, RATING_MAX + 1)],
-        "target_y": _y(target) if target is not None else None,
-        "dots": dots,
-        "line": " ".join(line),
-        "start": start,
-        "end": end,
-    }
-
-
 @dataclass
 class Skill:
     area: SkillArea
@@ -222,10 +174,12 @@ def _class_progress(student, since: date | None) -> list[ClassProgress]:
         for area in sorted(areas.values(), key=lambda a: a.name):
             skill = Skill(area=area, latest=latest.get((enrollment.pk, area.pk)), history=series.get(area.name, []))
             if skill.history:
-                skill.chart = skill_chart(
+                # a step line of the ratings over time, the target dashed
+                skill.chart = step_chart(
                     skill.history,
                     start=min(dates),
                     end=max(dates),
+                    top=RATING_MAX,
                     target=skill.latest.target_rating if skill.latest else None,
                 )
             skills.append(skill)

@@ -526,3 +526,25 @@ def progress_series(ratings) -> dict:
     for rating in sorted(ratings, key=lambda r: (r.assessment_date, r.created_at)):
         series[rating.skill_area.name][rating.assessment_date] = rating.current_rating
     return {name: sorted(points.items()) for name, points in series.items()}
+
+
+def skill_board_of_enrollments(enrollments: list[Enrollment]) -> list[SkillRow]:
+    """``skill_board`` for enrollments of any sections, in the order given (their
+    ``current_level`` selected): the skill areas of each one's level, the latest rating of
+    each and whether they are ready for the next level. Two queries whatever the number
+    of enrollments (none without one)."""
+    curricula = {e.current_level.curriculum_id for e in enrollments if e.current_level_id}
+    areas_of: dict = defaultdict(list)
+    if curricula:
+        for area in SkillArea.objects.filter(curriculum_id__in=curricula).order_by("name"):
+            areas_of[area.curriculum_id].append(area)
+    latest = latest_ratings(enrollments) if enrollments else {}
+    rows = []
+    for enrollment in enrollments:
+        level = enrollment.current_level
+        areas = [a for a in areas_of[level.curriculum_id] if a.level_id in (None, level.pk)] if level else []
+        ratings = {a.pk: latest[(enrollment.pk, a.pk)] for a in areas if (enrollment.pk, a.pk) in latest}
+        rows.append(
+            SkillRow(enrollment=enrollment, areas=areas, ratings=ratings, ready=is_ready(areas, latest, enrollment))
+        )
+    return rows

@@ -39,6 +39,9 @@ from students.models import Student
 
 OVERRIDE_PERMISSION = "grading.override_eligibility"
 ASSESSMENT_FIELDS = {"type", "title", "date", "weight", "max_score"}
+# the same words as the database's check constraints, but on the field (staff form and API)
+WEIGHT_MESSAGE = "A weight is more than 0 and at most 100."
+MAX_SCORE_MESSAGE = "The maximum score must be more than 0."
 
 
 # --- locks and guards ---------------------------------------------------------------------
@@ -87,12 +90,32 @@ def _check_weights(section: Section, *, weight: Decimal, excluding=None) -> None
 # --- assessments --------------------------------------------------------------------------
 
 
+def _check_assessment_numbers(assessment: Assessment) -> None:
+    """A weight more than 0 and at most 100, a maximum score more than 0, refused on the
+    field (before ``full_clean``, whose check constraints would answer without a field).
+    A value that is not a number is left to ``full_clean``."""
+    errors = {}
+    for name, fits, message in (
+        ("weight", lambda value: 0 < value <= selectors.FULL_WEIGHT, WEIGHT_MESSAGE),
+        ("max_score", lambda value: value > 0, MAX_SCORE_MESSAGE),
+    ):
+        try:
+            value = Assessment._meta.get_field(name).to_python(getattr(assessment, name))
+        except ValidationError:
+            continue
+        if value is not None and not fits(value):
+            errors[name] = message
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def assessment_create(*, section: Section, actor, **data) -> Assessment:
     section = _section_lock(section)
     _refuse_if_published(section)
     assessment = Assessment(section=section)
     assign_fields(assessment, data, allowed=ASSESSMENT_FIELDS)
+    _check_assessment_numbers(assessment)
     assessment.full_clean()
     _check_weights(section, weight=assessment.weight)
     return validated_save(assessment, actor=actor, reason="Created", validate=False)
@@ -104,6 +127,7 @@ def assessment_update(*, assessment: Assessment, actor, data: dict) -> Assessmen
     _refuse_if_published(section)
     assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
     assign_fields(assessment, data, allowed=ASSESSMENT_FIELDS)
+    _check_assessment_numbers(assessment)
     assessment.full_clean()
     _check_weights(section, weight=assessment.weight, excluding=assessment)
     if "max_score" in data:
@@ -599,11 +623,16 @@ def _refuse_pending_changes(changes) -> None:
 
 
 RESULT_FIELDS = {"comments"}
+UNCHANGEABLE_MESSAGE = "This field cannot be changed."
 
 
 @transaction.atomic
 def result_update(*, result: Result, actor, data: dict) -> Result:
-    """A direct edit: only a draft's comment (the grade of a draft follows the scores)."""
+    """A direct edit: only a draft's comment (the grade of a draft follows the scores).
+    Any other field is refused on that field (a 400, not a crash)."""
+    unknown = sorted(set(data) - RESULT_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, UNCHANGEABLE_MESSAGE))
     result = Result.objects.select_for_update().get(pk=result.pk)
     if result.state == Result.State.FROZEN:
         raise Conflict("The result is frozen: it never changes.", "result_frozen")

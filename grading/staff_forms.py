@@ -6,6 +6,7 @@ from django import forms
 
 from academy.forms import DATE_INPUT, FieldSectionsMixin
 from academy.selectors import location_list, term_list
+from grading import services
 from grading.models import Assessment, ResultChange
 
 
@@ -43,6 +44,7 @@ class AssessmentForm(FieldSectionsMixin, forms.Form):
         decimal_places=2,
         min_value=0,
         max_value=100,
+        error_messages={"min_value": services.WEIGHT_MESSAGE, "max_value": services.WEIGHT_MESSAGE},
         label="Weight (%)",
         help_text="Percent of the final grade; the section's weights total 100 to publish.",
     )

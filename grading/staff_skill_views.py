@@ -36,6 +36,7 @@ from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from academy.common.charts import step_chart
 from academy.common.exceptions import Conflict
 from academy.models import CurriculumLevel, CurriculumModule, Section, SkillArea
 from academy.selectors import section_list, teaches_only
@@ -228,32 +229,6 @@ def _board(section: Section, *, with_steps: bool = True) -> list[StudentView]:
     return students
 
 
-def _skill_rows(enrollments: list[Enrollment]) -> list[selectors.SkillRow]:
-    """``skill_board`` for enrollments of any sections (their ``current_level`` selected):
-    the areas of each one's level, the latest ratings and whether they are ready. Two
-    queries whatever the number of enrollments."""
-    curricula = {e.current_level.curriculum_id for e in enrollments if e.current_level_id}
-    areas_of: dict = defaultdict(list)
-    if curricula:
-        for area in SkillArea.objects.filter(curriculum_id__in=curricula).order_by("name"):
-            areas_of[area.curriculum_id].append(area)
-    latest = selectors.latest_ratings(enrollments) if enrollments else {}
-    rows = []
-    for enrollment in enrollments:
-        level = enrollment.current_level
-        areas = [a for a in areas_of[level.curriculum_id] if a.level_id in (None, level.pk)] if level else []
-        ratings = {a.pk: latest[(enrollment.pk, a.pk)] for a in areas if (enrollment.pk, a.pk) in latest}
-        rows.append(
-            selectors.SkillRow(
-                enrollment=enrollment,
-                areas=areas,
-                ratings=ratings,
-                ready=selectors.is_ready(areas, latest, enrollment),
-            )
-        )
-    return rows
-
-
 # --- posted values ------------------------------------------------------------------------
 
 
@@ -385,7 +360,7 @@ def skills_index(request):
         Enrollment.objects.active().filter(section__in=[s.pk for s in page.object_list]).select_related("current_level")
     )
     ready, unplaced = defaultdict(int), defaultdict(int)
-    for row in _skill_rows(enrollments):
+    for row in selectors.skill_board_of_enrollments(enrollments):
         ready[row.enrollment.section_id] += row.ready
         unplaced[row.enrollment.section_id] += row.enrollment.current_level_id is None
     rows = [{"section": s, "ready": ready[s.pk], "unplaced": unplaced[s.pk]} for s in page.object_list]
@@ -559,7 +534,7 @@ def skills_ready(request):
         )
         .order_by("student__last_name", "student__first_name", "section__course__code")
     )
-    rows = [row for row in _skill_rows(list(enrollments)) if row.ready]
+    rows = [row for row in selectors.skill_board_of_enrollments(list(enrollments)) if row.ready]
     page = Paginator(rows, READY_PER_PAGE).get_page(request.GET.get("page"))
     steps = _next_steps([row.enrollment for row in page.object_list])
     items = [
@@ -584,11 +559,9 @@ def skills_ready(request):
 
 PERIODS = (("3m", "3 months", 92), ("6m", "6 months", 183), ("12m", "12 months", 366))
 
-# The chart of one skill area (server-side SVG, no JavaScript, like academy.common.charts):
-# a step line of the ratings over time (a rating holds until the next assessment), one
-# gridline per rating, the target dashed.
-CHART_WIDTH, CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_STEP = 320, 22, 10, 8, 16
-CHART_BOTTOM = CHART_TOP + CHART_STEP * (RATING_MAX - RATING_MIN)
+# The chart of one skill area (``academy.common.charts.step_chart``): a step line of the
+# ratings over time, the last rating held to the end of the chart.
+CHART_STEP = 16  # pixels per rating point
 
 
 def _since(request) -> tuple[date | None, str]:
@@ -602,44 +575,6 @@ def _since(request) -> tuple[date | None, str]:
     if since is None:
         return None, f"“{value[:40]}” is not a date: choose a day, or enter it as YYYY-MM-DD."
     return since, ""
-
-
-def _y(rating: int) -> int:
-    return CHART_BOTTOM - (rating - RATING_MIN) * CHART_STEP
-
-
-def skill_chart(points: list[tuple[date, int]], *, start: date, end: date, target: int | None) -> dict:
-    """Geometry of one skill's chart: ``points`` are (date, rating) oldest first
-    (``grading.selectors.progress_series``), drawn from ``start`` to ``end``."""
-    span = (end - start).days
-    width = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
-
-    def x(day: date) -> int:
-        return CHART_LEFT + (round((day - start).days / span * width) if span > 0 else width // 2)
-
-    dots = [
-        {"x": x(day), "y": _y(rating), "title": f"{day:%-d %b %Y}: {rating} of {RATING_MAX}"} for day, rating in points
-    ]
-    line = []
-    for index, dot in enumerate(dots):
-        if index:
-            line.append(f"{dot['x']},{dots[index - 1]['y']}")
-        line.append(f"{dot['x']},{dot['y']}")
-    if dots and span > 0:
-        line.append(f"{x(end)},{dots[-1]['y']}")  # the last rating holds until the end of the chart
-    return {
-        "width": CHART_WIDTH,
-        "height": CHART_BOTTOM + 22,
-        "left": CHART_LEFT,
-        "right": CHART_WIDTH - CHART_RIGHT,
-        "label_y": CHART_BOTTOM + 16,
-        "grid": [{"y": _y(rating), "label": rating} for rating in RATINGS],
-        "target_y": _y(target) if target is not None else None,
-        "dots": dots,
-        "line": " ".join(line),
-        "start": start,
-        "end": end,
-    }
 
 
 def _charts(ratings: list[SkillRating], *, since: date | None, today: date) -> list[dict]:
@@ -661,7 +596,15 @@ def _charts(ratings: list[SkillRating], *, since: date | None, today: date) -> l
                 "name": name,
                 "id": f"chart-{group[0].enrollment_id}-{index}",
                 "latest": newest[name],
-                "chart": skill_chart(points, start=start, end=end, target=newest[name].target_rating),
+                "chart": step_chart(
+                    points,
+                    start=start,
+                    end=end,
+                    top=RATING_MAX,
+                    target=newest[name].target_rating,
+                    hold_to_end=True,
+                    step=CHART_STEP,
+                ),
             }
             for index, (name, points) in enumerate(sorted(series.items()))
         ]
@@ -694,7 +637,7 @@ def skills_student(request, pk):
     )
     now = [
         {"row": row, "skills": [{"area": area, "rating": row.ratings.get(area.pk)} for area in row.areas]}
-        for row in _skill_rows(current)
+        for row in selectors.skill_board_of_enrollments(current)
     ]
     context = {
         **staff_layout_context(request),

@@ -17,11 +17,12 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from academy.forms import add_service_errors
@@ -89,7 +90,8 @@ def _with_gradebook_counts(sections):
 
 @staff_permission_required("grading.view_score")
 def gradebook_list(request):
-    """The sections the user may see (an instructor: those they teach), newest term first,
+    """The sections the user may see (an instructor: those they teach), the running term's
+    first, then newest term first,
     with their students, assessments, weights and where their results stand."""
     form = GradebookFilterForm(request.GET, user=request.user)
     sections = section_list(user=request.user)
@@ -102,7 +104,14 @@ def gradebook_list(request):
             sections = sections.filter(location=form.cleaned_data["location"])
     else:
         sections = sections.none()
-    sections = _with_gradebook_counts(sections).order_by("-term__start_date", "course__code", "code", "pk")
+    # the running term's sections first (what an instructor grades now), then newest first
+    today = timezone.localdate()
+    running = Case(When(term__start_date__lte=today, term__end_date__gte=today, then=0), default=1)
+    sections = (
+        _with_gradebook_counts(sections)
+        .annotate(running=running)
+        .order_by("running", "-term__start_date", "course__code", "code", "pk")
+    )
     context = {
         **staff_layout_context(request),
         "form": form,

@@ -1,5 +1,10 @@
-"""Geometry of server-side SVG bar charts (no JavaScript, no library): the template
-draws one ``<rect>`` per bar (see ``templates/staff/dashboard.html``)."""
+"""Geometry of server-side SVG charts (no JavaScript, no library):
+
+- ``bar_chart``: the template draws one ``<rect>`` per bar (see
+  ``templates/staff/dashboard.html``);
+- ``step_chart``: dated whole-number values on a 0..``top`` scale as a step line (a value
+  holds until the next one), one gridline per value and an optional dashed target (see
+  ``templates/grading/staff/skills_chart.html``)."""
 
 import datetime
 
@@ -39,4 +44,59 @@ def bar_chart(points: list[tuple], height: int = 140, *, bar_width: int = 40, va
         "height": height,
         "total": sum((value for _, value in points), 0),
         "this_month": points[-1][1] if points else 0,
+    }
+
+
+def step_chart(
+    points: list[tuple[datetime.date, int]],
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    top: int,
+    target: int | None = None,
+    hold_to_end: bool = False,
+    step: int = 20,
+    width: int = 320,
+    left: int = 22,
+    right: int = 10,
+    margin_top: int = 8,
+) -> dict:
+    """``points`` are ``(date, value)`` pairs oldest first, each value in ``0..top``,
+    drawn from ``start`` to ``end`` (a single day sits in the middle). ``step`` is the
+    height in pixels of one unit; ``hold_to_end`` carries the last value on to ``end``.
+    The template draws ``grid`` lines, the ``line`` polyline, ``dots`` and, when given,
+    the target line at ``target_y``."""
+    span = (end - start).days
+    plot_width = width - left - right
+    bottom = margin_top + step * top
+
+    def x(day: datetime.date) -> int:
+        return left + (round((day - start).days / span * plot_width) if span > 0 else plot_width // 2)
+
+    def y(value: int) -> int:
+        return bottom - value * step
+
+    dots = [
+        {"x": x(day), "y": y(value), "value": value, "title": f"{day:%-d %b %Y}: {value} of {top}"}
+        for day, value in points
+    ]
+    line = []
+    for index, dot in enumerate(dots):
+        if index:  # a value holds until the next one: a step, not a slope
+            line.append(f"{dot['x']},{dots[index - 1]['y']}")
+        line.append(f"{dot['x']},{dot['y']}")
+    if hold_to_end and dots and span > 0:
+        line.append(f"{x(end)},{dots[-1]['y']}")
+    return {
+        "width": width,
+        "height": bottom + 22,  # room for the date labels
+        "left": left,
+        "right": width - right,
+        "label_y": bottom + 16,
+        "grid": [{"y": y(value), "label": value} for value in range(top + 1)],
+        "target_y": y(target) if target is not None else None,
+        "dots": dots,
+        "line": " ".join(line),
+        "start": start,
+        "end": end,
     }

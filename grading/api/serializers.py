@@ -11,7 +11,7 @@ from rest_framework import serializers
 from academy.api import TEXT_MAX, InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
 from academy.selectors import section_list, term_list
 from families.selectors import students_visible_to
-from grading import selectors
+from grading import selectors, services
 from grading.models import Assessment, GradeBand, GradeScale, Result, ResultChange, Score, SkillRating
 
 SHORT_TEXT = 300  # comments, reasons and notes the models hold in 300 characters
@@ -101,9 +101,16 @@ class AssessmentUpdateSerializer(InputSerializer):
         decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=Decimal("100"),
+        error_messages={"min_value": services.WEIGHT_MESSAGE, "max_value": services.WEIGHT_MESSAGE},
         help_text="Percent of the final grade; a section's weights total at most 100 (publishing needs exactly 100).",
     )
-    max_score = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    max_score = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"min_value": services.MAX_SCORE_MESSAGE},
+        required=False,
+    )
 
 
 class AssessmentCreateSerializer(AssessmentUpdateSerializer):
@@ -265,7 +272,16 @@ class GradebookSavedSerializer(serializers.Serializer):
 
 
 class ResultUpdateSerializer(InputSerializer):
+    """Only the comment of a draft changes directly; any other field sent is a 400 on it
+    (rather than ignored), in the service's words."""
+
     comments = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, help_text="The instructor's comment.")
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(dict.fromkeys(unknown, services.UNCHANGEABLE_MESSAGE))
+        return attrs
 
 
 class PublishInputSerializer(InputSerializer):

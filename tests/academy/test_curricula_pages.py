@@ -106,7 +106,7 @@ def test_a_curriculum_shows_its_levels_in_order_with_modules_and_skill_areas(cli
     client.force_login(office)
     response = client.get(reverse("staff:structure-curriculum", args=[swim.pk]))
     html = response.content.decode()
-    assert [level.name for level in response.context["levels"]] == ["Stage 1", "Stage 2", "Stage 3"]
+    assert [row.level.name for row in response.context["levels"]] == ["Stage 1", "Stage 2", "Stage 3"]
     assert html.index("Stage 1") < html.index("Stage 2") < html.index("Stage 3")
     assert html.index("Block 1.1") < html.index("Block 1.2") < html.index("Block 2.1")
     every_level = html.split('data-testid="every-level-areas"')[1].split("</section>")[0]

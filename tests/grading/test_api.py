@@ -440,6 +440,31 @@ class TestAssessments:
         response = as_actor("office").patch(f"{V1}/assessments/{gw.quiz.pk}/", {"weight": "120"}, format="json")
         assert response.status_code == 400 and "weight" in response.json()
 
+    @pytest.mark.parametrize("weight", ["0", "-5", "100.01", "120"])
+    def test_a_weight_out_of_range_is_a_400_on_weight_in_the_services_words(self, gw, as_actor, weight):
+        client = as_actor("office")
+        before = rows()
+        response = client.post(
+            f"{V1}/assessments/",
+            {"section": str(gw.a.pk), "type": "project", "title": "Project", "weight": weight},
+            format="json",
+        )
+        assert response.status_code == 400
+        assert response.json() == {"weight": [services.WEIGHT_MESSAGE]}
+        response = client.patch(f"{V1}/assessments/{gw.quiz.pk}/", {"weight": weight}, format="json")
+        assert response.status_code == 400
+        assert response.json() == {"weight": [services.WEIGHT_MESSAGE]}
+        assert rows() == before
+
+    @pytest.mark.parametrize("max_score", ["0", "-1"])
+    def test_a_maximum_score_of_0_or_less_is_a_400_on_max_score(self, gw, as_actor, max_score):
+        client = as_actor("office")
+        before = rows()
+        response = client.patch(f"{V1}/assessments/{gw.quiz.pk}/", {"max_score": max_score}, format="json")
+        assert response.status_code == 400
+        assert response.json() == {"max_score": [services.MAX_SCORE_MESSAGE]}
+        assert rows() == before
+
     def test_a_missing_field_is_a_400(self, gw, as_actor):
         response = as_actor("office").post(f"{V1}/assessments/", {"section": str(gw.a.pk)}, format="json")
         assert response.status_code == 400
@@ -673,6 +698,15 @@ class TestResults:
         )
         assert response.status_code == 200, response.content
         assert response.json()["comments"] == "Works hard."
+
+    def test_a_field_other_than_the_comment_is_a_400_on_that_field(self, gw, as_actor):
+        before = rows()
+        response = as_actor("instructor").patch(
+            f"{V1}/results/{gw.draft.pk}/", {"comments": "Works hard.", "letter_grade": "A"}, format="json"
+        )
+        assert response.status_code == 400
+        assert response.json() == {"letter_grade": ["This field cannot be changed."]}
+        assert rows() == before
 
     def test_a_published_or_frozen_result_is_a_409(self, gw, as_actor):
         client = as_actor("office")

@@ -10,11 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from academy.common.money import money_format
 from enrollment.services import enroll
 from finance.services.payments import payment_record
 from grading import services
 from grading.models import Result, SkillRating
-from grading.portal_views import skill_chart
 from tests.factories.academy import CourseFactory, SectionFactory, admin_user, finance_user, running_term, staff_user
 from tests.factories.finance import FinancePolicyFactory, issue
 from tests.factories.grading import curriculum_with_levels
@@ -160,7 +160,13 @@ def test_under_a_results_hold_the_page_says_withheld_with_the_reason(client, par
     html = response.content.decode()
     assert 'data-testid="results-withheld"' in html
     assert "Results withheld" in html
-    assert "outstanding balance of 120.00" in html and "50.00" in html
+    # what to do about it, in plain words, with the amount owed
+    reason = html.split('data-testid="hold-reason">')[1].split("</p>")[0]
+    assert reason == (
+        f"Results are withheld while the account has an outstanding balance of {money_format(Decimal('120.00'))}. "
+        "Please settle the balance or contact the office."
+    )
+    assert reverse("portal:money") in html
     # no grade, no percentage, no course result, no report card
     assert 'data-testid="result"' not in html
     assert "95.00%" not in html and "Course ART" not in html
@@ -173,7 +179,8 @@ def test_under_a_results_hold_the_report_card_is_refused(client, parent, child, 
     response = client.get(report_card_url(child, term))
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/html")
-    assert "Results withheld" in response.content.decode()
+    html = response.content.decode()
+    assert "Results withheld" in html and "Please settle the balance or contact the office." in html
 
 
 def test_the_hold_is_per_child_and_lifts_once_paid(client, parent, family, child, graded, results_hold, term):
@@ -333,7 +340,7 @@ def test_the_chart_data_is_the_ratings_over_time(client, parent, child, skills):
     breathing = next(skill for skill in progress.skills if skill.area.name == "Breathing")
     assert [rating for _day, rating in breathing.history] == [1, 2, 3]
     chart = breathing.chart
-    assert [dot["rating"] for dot in chart["dots"]] == [1, 2, 3]
+    assert [dot["value"] for dot in chart["dots"]] == [1, 2, 3]
     ys = [dot["y"] for dot in chart["dots"]]
     assert ys[0] > ys[1] > ys[2]  # higher rating, higher on the chart
     xs = [dot["x"] for dot in chart["dots"]]
@@ -394,23 +401,6 @@ def test_skills_stay_visible_under_a_results_hold(client, parent, child, skills,
     client.force_login(parent)
     html = client.get(progress_url(child)).content.decode()
     assert html.count('data-testid="skill"') == 3
-
-
-def test_the_chart_of_a_single_assessment_sits_in_the_middle():
-    day = datetime.date(2026, 3, 1)
-    chart = skill_chart([(day, 2)], start=day, end=day, target=3)
-    (dot,) = chart["dots"]
-    assert chart["left"] < dot["x"] < chart["right"]
-    assert chart["line"] == f"{dot['x']},{dot['y']}"
-
-
-def test_the_chart_draws_steps_between_assessments():
-    start = datetime.date(2026, 1, 1)
-    end = datetime.date(2026, 1, 11)
-    chart = skill_chart([(start, 0), (end, 3)], start=start, end=end)
-    first, last = chart["dots"]
-    assert chart["line"] == f"{first['x']},{first['y']} {last['x']},{first['y']} {last['x']},{last['y']}"
-    assert chart["target_y"] is None
 
 
 # --- query counts -----------------------------------------------------------------------------

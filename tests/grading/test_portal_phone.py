@@ -129,7 +129,7 @@ def test_results_and_skills_fit_a_phone_screen(browser, live_server, location):
         # the sibling's results are withheld: the reason, no grade
         page.goto(f"{live_server.url}/portal/children/{sibling.pk}/results/")
         expect(page.get_by_test_id("results-withheld")).to_contain_text("Results withheld")
-        expect(page.get_by_test_id("hold-reason")).to_contain_text("1234567.89")
+        expect(page.get_by_test_id("hold-reason")).to_contain_text("1,234,567.89")
         expect(page.get_by_test_id("grade")).to_have_count(0)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         screenshot(page, "portal-grading-phone-withheld")

@@ -108,9 +108,32 @@ class TestWeights:
         for weight in ("0", "-5", "100.01"):
             with pytest.raises(ValidationError) as error:
                 services.assessment_create(section=section, actor=teacher, type="quiz", title="Q", weight=D(weight))
-            # the model's check constraint answers (a non-field message of the 400)
-            assert "A weight is more than 0 and at most 100." in error.value.messages
+            # on the field, in the words of the model's check constraint
+            assert error.value.message_dict == {"weight": ["A weight is more than 0 and at most 100."]}
         assert not Assessment.objects.exists()
+
+    def test_a_maximum_score_is_more_than_0(self, section, teacher):
+        for max_score in ("0", "-1"):
+            with pytest.raises(ValidationError) as error:
+                services.assessment_create(
+                    section=section, actor=teacher, type="quiz", title="Q", weight=D("10"), max_score=D(max_score)
+                )
+            assert error.value.message_dict == {"max_score": ["The maximum score must be more than 0."]}
+        assert not Assessment.objects.exists()
+
+    def test_an_update_to_a_weight_or_maximum_out_of_range_is_refused_on_the_field(self, section, assessments, teacher):
+        quiz = assessments[0]
+        for data, field in (
+            ({"weight": D("0")}, "weight"),
+            ({"weight": D("-1")}, "weight"),
+            ({"weight": D("101")}, "weight"),
+            ({"max_score": D("0")}, "max_score"),
+        ):
+            with pytest.raises(ValidationError) as error:
+                services.assessment_update(assessment=quiz, actor=teacher, data=data)
+            assert list(error.value.message_dict) == [field]
+        quiz.refresh_from_db()
+        assert (quiz.weight, quiz.max_score) == (D("20"), D("100"))
 
     def test_an_update_cannot_push_the_total_past_100(self, section, assessments, teacher):
         quiz, midterm, _final = assessments
@@ -525,9 +548,13 @@ class TestDrafts:
         services.result_update(result=result, actor=teacher, data={"comments": "Works hard."})
         result.refresh_from_db()
         assert result.comments == "Works hard."
-        with pytest.raises(ValueError):
-            services.result_update(result=result, actor=teacher, data={"letter_grade": "A"})
+        with pytest.raises(ValidationError) as error:
+            services.result_update(result=result, actor=teacher, data={"letter_grade": "A", "comments": "Top"})
+        # on the field, not a crash (the API's 400)
+        assert error.value.message_dict == {"letter_grade": ["This field cannot be changed."]}
         assert grade_of(result)[1] == "F"
+        result.refresh_from_db()
+        assert result.comments == "Works hard."
 
     def test_results_recompute_repairs_a_stale_draft(self, section, students, assessments, cell, teacher):
         services.gradebook_save(section=section, cells=[cell(assessments[0], students[0], 50)], actor=teacher)

@@ -310,6 +310,22 @@ class TestAssessments:
         assert response.status_code == 400
         assert not section.assessments.exists()
 
+    def test_a_weight_or_maximum_out_of_range_is_an_error_on_its_field(self, client, section, assessments, teacher):
+        client.force_login(teacher)
+        new = reverse("staff:grading-assessment-new", args=[section.pk])
+        edit = reverse("staff:grading-assessment-edit", args=[assessments[0].pk])
+        for page in (new, edit):
+            for weight in ("0", "-5", "120"):
+                response = client.post(page, {"title": "Quiz 9", "type": "quiz", "weight": weight, "max_score": "10"})
+                assert response.status_code == 400
+                assert response.context["form"].errors == {"weight": [services.WEIGHT_MESSAGE]}
+            response = client.post(page, {"title": "Quiz 9", "type": "quiz", "weight": "5", "max_score": "0"})
+            assert response.status_code == 400
+            assert response.context["form"].errors == {"max_score": [services.MAX_SCORE_MESSAGE]}
+        assert section.assessments.count() == 3
+        assessments[0].refresh_from_db()
+        assert assessments[0].title == "Quiz 1"
+
     def test_no_assessment_changes_once_published(self, client, section, students, assessments, teacher):
         client.force_login(teacher)
         client.post(url(section), full(assessments, students, [[80, 70, 90]] * 4))

@@ -130,6 +130,8 @@ def test_the_list_shows_counts_and_states_and_filters(client, world, office, cou
     page = client.get(reverse("staff:grading-gradebooks")).content.decode()
     assert page.count('data-testid="gradebook-row"') == 2
     assert "MATH-5-A" in page and "MATH-5-S" in page and "MATH-5-N" not in page
+    # the running term's section comes before the later (not yet started) term's
+    assert page.index("MATH-5-A") < page.index("MATH-5-S")
     assert "4 published" in page and "1 change pending" in page
     only_autumn = client.get(reverse("staff:grading-gradebooks"), {"term": world.term.pk}).content.decode()
     assert only_autumn.count('data-testid="gradebook-row"') == 1 and "MATH-5-S" not in only_autumn
