@@ -83,15 +83,20 @@ class JobKind:
     handler: Callable
     label: str
     permission: str  # besides the creator, staff with this permission (in their locations) see the jobs
+    # the file it makes is removed this long after (hours, or a function answering them,
+    # read when the files are discarded); None: JOB_FILE_HOURS
+    keep_hours: int | Callable[[], int] | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
 _discovered = False
 
 
-def job_kind_register(name: str, *, handler: Callable, label: str, permission: str) -> JobKind:
+def job_kind_register(
+    name: str, *, handler: Callable, label: str, permission: str, keep_hours: int | Callable[[], int] | None = None
+) -> JobKind:
     """Register (or re-register: a module imported twice) the kind ``name``."""
-    kind = JobKind(name=name, handler=handler, label=label, permission=permission)
+    kind = JobKind(name=name, handler=handler, label=label, permission=permission, keep_hours=keep_hours)
     _KINDS[name] = kind
     return kind
 
@@ -368,3 +373,27 @@ def jobs_resume_stale(*, now=None) -> dict:
         for pk in outcome["failed"]:
             transaction.on_commit(lambda pk=pk: _discard_files(pk))
     return outcome
+
+
+def jobs_discard_files(*, now=None) -> list:
+    """The beat task's other work: the files of jobs that finished more than their kind's
+    ``keep_hours`` ago (``JOB_FILE_HOURS`` by default) are removed, and the job says so
+    (it stays, with its counts and errors). Answers the ids of the jobs whose files went."""
+    now = now or timezone.now()
+    kinds = job_kinds()
+    default = timedelta(hours=settings.JOB_FILE_HOURS)
+    finished = list(Job.FINISHED)
+    discarded = []
+    for name in (
+        Job.objects.filter(state__in=finished).exclude(result_path="").values_list("kind", flat=True).distinct()
+    ):
+        kind = kinds.get(name)
+        hours = kind.keep_hours if kind is not None else None
+        keep = default if hours is None else timedelta(hours=hours() if callable(hours) else hours)
+        old = Job.objects.filter(kind=name, state__in=finished, finished_at__lt=now - keep).exclude(result_path="")
+        pks = list(old.values_list("pk", flat=True))
+        for pk in pks:
+            _discard_files(pk)
+        old.filter(pk__in=pks).update(result_path="", message="The file was removed; ask for it again.", updated_at=now)
+        discarded += pks
+    return discarded

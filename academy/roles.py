@@ -65,6 +65,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
             "grading.approve_resultchange",
             "grading.override_eligibility",
         }
+        # document requests: the queue, approving, rejecting, completing; issuing transcripts
+        | _manage("grading", "documentrequest")
+        | _view("grading", "issueddocument")
     ),
     FINANCE: (
         _view("academy", *STRUCTURE_MODELS)

@@ -32,3 +32,9 @@ def jobs_resume_stale() -> dict:
     once (then failed); jobs whose task was lost are queued again."""
     outcome = jobs.jobs_resume_stale()
     return {state: [str(pk) for pk in pks] for state, pks in outcome.items()}
+
+
+@shared_task(name="academy.jobs_discard_files", ignore_result=True)
+def jobs_discard_files() -> list:
+    """Beat: the files of finished jobs older than their kind keeps them are removed."""
+    return [str(pk) for pk in jobs.jobs_discard_files()]

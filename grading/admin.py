@@ -12,6 +12,11 @@
   Change requests can be approved or rejected here by someone holding
   ``grading.approve_resultchange`` (as in the staff portal and the API), never by the
   person who asked.
+- Document requests are read-only with their history; someone holding
+  ``grading.change_documentrequest`` may approve or complete them here (through
+  ``grading.document_services``; rejecting needs a reason the family reads: the staff
+  portal or the API). The register of issued documents and the verification visits are
+  read-only: nothing issued is ever changed or removed.
 """
 
 from django.contrib import admin, messages
@@ -20,10 +25,23 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from academy.common.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin, ServiceAdminMixin, service_error_text
 from academy.common.exceptions import Conflict
-from grading import services
-from grading.models import Assessment, GradeBand, GradeScale, Result, ResultChange, Score, SkillRating
+from grading import document_services, documents, services
+from grading.models import (
+    Assessment,
+    DocumentRequest,
+    DocumentVisit,
+    GradeBand,
+    GradeScale,
+    IssuedDocument,
+    Result,
+    ResultChange,
+    Score,
+    SkillRating,
+)
 
 APPROVE_PERMISSION = "grading.approve_resultchange"
+DOCUMENT_PERMISSION = "grading.change_documentrequest"
+STUDENT_SEARCH = ("student__student_number", "student__last_name", "student__first_name")
 RECORD_FIELDS = ("created_at", "created_by", "updated_at", "updated_by")
 SECTION_RELATED = ("section__course", "section__term__academic_year", "section__location")
 
@@ -226,3 +244,66 @@ class SkillRatingAdmin(ReadOnlyAdmin):
     search_fields = ("student__student_number", "student__last_name", "skill_area__name")
     list_select_related = ("student", "skill_area", "level", "instructor")
     date_hierarchy = "assessment_date"
+
+
+# --- documents: requests (read-only, approved or completed by actions), the register --------
+
+
+@admin.register(DocumentRequest)
+class DocumentRequestAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("student", "type", "status", "purpose", "requested_by", "created_at", "processed_by")
+    list_filter = ("type", "status", "student__location")
+    search_fields = (*STUDENT_SEARCH, "purpose", "addressee")
+    list_select_related = ("student", "requested_by", "processed_by")
+    date_hierarchy = "created_at"
+    actions = ["approve", "complete"]
+
+    def has_process_permission(self, request):
+        return request.user.has_perm(DOCUMENT_PERMISSION)  # as the staff portal and the API
+
+    def _process(self, request, queryset, process, verb: str) -> None:
+        done = 0
+        for document_request in queryset.select_related("student"):
+            try:
+                process(request=document_request, actor=request.user)
+            except (Conflict, ValidationError) as error:
+                self.message_user(request, f"{document_request}: {service_error_text(error)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{verb} {done} document request(s).", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected document requests", permissions=["process"])
+    def approve(self, request, queryset):
+        self._process(request, queryset, document_services.document_request_approve, "Approved")
+
+    @admin.action(description="Complete the selected requests (issues each document)", permissions=["process"])
+    def complete(self, request, queryset):
+        self._process(request, queryset, document_services.document_request_complete, "Completed")
+
+
+@admin.register(IssuedDocument)
+class IssuedDocumentAdmin(ReadOnlyAdmin):
+    """The register: what each document states as issued, and its digest. Never changed
+    or removed (its verification link answers from this row)."""
+
+    list_display = ("student", "type", "location", "issued_at", "issued_by", "request", "digest")
+    list_filter = ("type", "location")
+    search_fields = (*STUDENT_SEARCH, "digest")
+    list_select_related = ("student", "location", "issued_by", "request")
+    date_hierarchy = "issued_at"
+    readonly_fields = ("verification_link",)
+
+    @admin.display(description="Verification link")
+    def verification_link(self, document):
+        return documents.verify_url(document)
+
+
+@admin.register(DocumentVisit)
+class DocumentVisitAdmin(ReadOnlyAdmin):
+    """Each check of a verification link (the client only as a hash)."""
+
+    list_display = ("visited_at", "outcome", "document", "via")
+    list_filter = ("outcome", "via")
+    list_select_related = ("document",)
+    date_hierarchy = "visited_at"

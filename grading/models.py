@@ -12,6 +12,9 @@ results and the requests that change a published result.
   frozen one never changes. The database enforces both (``grading.migrations._result_guard``).
 - ``ResultChange``: a request for a new grade on a published result; the approver is
   never the requester (a database check).
+- ``DocumentRequest``: a transcript or certificate asked for, pending -> approved ->
+  completed or rejected; ``IssuedDocument``: the register of what was issued (the PDF is
+  made from it on demand); ``DocumentVisit``: the verification page's log.
 """
 
 from decimal import Decimal
@@ -374,3 +377,146 @@ class ResultChange(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.old_grade} -> {self.new_grade} ({self.status})"
+
+
+# --- documents: requests, the register of issued documents, verification visits ----------
+
+
+class DocumentType(models.TextChoices):
+    TRANSCRIPT = "transcript", "Transcript"
+    BONAFIDE = "bonafide", "Bonafide certificate"
+    NOC = "noc", "No-objection certificate"
+    OTHER = "other", "Other document"
+
+
+class DocumentRequest(TimeStampedModel):
+    """A family's or the office's request for a document (docs/rules.md, Documents):
+    pending -> approved -> completed, or rejected with a reason (from pending or approved).
+    ``grading.document_services`` keeps the order; the database keeps the statuses and
+    what each one needs."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        COMPLETED = "completed", "Completed"
+        REJECTED = "rejected", "Rejected"
+
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="document_requests")
+    type = models.CharField(max_length=20, choices=DocumentType.choices)
+    purpose = models.CharField(max_length=300, blank=True, help_text="What the document is for, e.g. a visa.")
+    addressee = models.CharField(max_length=200, blank=True, help_text="To whom it is addressed, if anyone.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    notes = models.TextField(blank=True, help_text="The office's notes; the family does not see them.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    processed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who approved, completed or rejected it last.",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="document_request_queue"),
+            models.Index(fields=["student", "-created_at"], name="document_request_student"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "completed", "rejected"]),
+                name="document_request_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=["transcript", "bonafide", "noc", "other"]), name="document_request_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | (~Q(rejection_reason="") & Q(rejected_at__isnull=False)),
+                name="document_request_rejected_has_reason",
+                violation_error_message="A rejected request needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "completed"]) | Q(approved_at__isnull=False),
+                name="document_request_approved_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(completed_at__isnull=False),
+                name="document_request_completed_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(processed_by__isnull=False),
+                name="document_request_processed_has_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} for {self.student_id} ({self.status})"
+
+
+class IssuedDocument(TimeStampedModel):
+    """The register of documents the academy issued: what each one states (``content``,
+    frozen at issue) and its digest. The PDF is made from it on demand and not kept
+    (``DOCUMENT_FILE_HOURS``); made again it says the same. The verification page reads
+    this row, so a removed file still verifies while its token is valid."""
+
+    type = models.CharField(max_length=20, choices=DocumentType.choices)
+    student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="issued_documents")
+    location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="+")
+    request = models.ForeignKey(
+        DocumentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+    )
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content = models.JSONField(help_text="What the document states, as issued.")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the content, printed on the document.")
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["student", "-issued_at"], name="issued_document_student")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=["transcript", "bonafide", "noc", "other"]), name="issued_document_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.issued_at:%Y-%m-%d} ({self.student_id})"
+
+
+class DocumentVisit(models.Model):
+    """One visit of the public verification page (or ``verify_document``): when, the
+    answer, the document it named if genuine or expired, and a hash of the client (never
+    the address itself)."""
+
+    class Outcome(models.TextChoices):
+        GENUINE = "genuine", "Genuine"
+        EXPIRED = "expired", "Expired"
+        INVALID = "invalid", "Invalid"
+        LIMITED = "limited", "Rate limited"
+
+    visited_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    document = models.ForeignKey(IssuedDocument, null=True, blank=True, on_delete=models.CASCADE, related_name="visits")
+    client = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the client's address and the secret.")
+    via = models.CharField(max_length=10, default="web")
+
+    class Meta:
+        ordering = ["-visited_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["genuine", "expired", "invalid", "limited"]), name="document_visit_outcome"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visited_at:%Y-%m-%d %H:%M} {self.outcome}"

@@ -279,7 +279,7 @@ def report_cards_start(
     )
 
 
-def _write_atomically(target: Path, content: bytes) -> None:
+def write_atomically(target: Path, content: bytes) -> None:
     """Write to a temporary file beside ``target``, then rename: a reader (or a second
     run) never sees half a file."""
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
@@ -318,7 +318,7 @@ def report_cards_job(job: Job, progress: Progress) -> JobResult:
         target = folder / report_card_filename(student, term)
         if not target.exists():
             try:
-                _write_atomically(target, report_card_pdf(student=student, term=term, user=user))
+                write_atomically(target, report_card_pdf(student=student, term=term, user=user))
             except Exception as error:  # one student's card must not stop the others
                 errors.append({"item": f"{student.student_number} {student.full_name}", "message": str(error)[:300]})
         if target.exists():

@@ -14,27 +14,38 @@
 - the swimming students placed at a level of the curriculum by age, then weekly skill
   ratings over the last weeks, rising (one correction with its reason), with notes,
   milestones and next goals: some children reach the target in every skill of their
-  level (ready for the next level), Emma Johnson (the ``parent`` login's) among them.
+  level (ready for the next level), Emma Johnson (the ``parent`` login's) among them;
+- document requests in every status (``DOCUMENT_REQUESTS``): asked for by the ``parent``
+  and ``parent2`` logins for their children and by the office for others, approved,
+  completed (a transcript for a student with published results and no finance hold on
+  transcripts, else a bonafide certificate; the office's PDF job runs) and rejected with
+  the reason the family reads. A demo that has any request keeps them.
 
-Everything is written through ``grading.services`` (and ``enrollment_level_advance``), so
-the rules hold. A demo that has assessments (or ratings) in its year already keeps them,
-so a second run, on the same day or a later one, changes nothing.
+Everything is written through ``grading.services`` (and ``enrollment_level_advance``;
+documents through ``grading.document_services``), so the rules hold. A demo that has
+assessments (or ratings) in its year already keeps them, so a second run, on the same day
+or a later one, changes nothing.
 """
 
 import random
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from academy.common.background import background_tasks_wait
+from academy.common.exceptions import Conflict
 from academy.common.registry import seed_step
 from academy.models import Curriculum, CurriculumLevel, Section, SkillArea, User
 from academy.seeds import Log, Tally, demo_year, ensure
 from enrollment.models import Enrollment
-from grading import selectors, services
-from grading.models import Assessment, Result, ResultChange, SkillRating
+from families.selectors import students_visible_to
+from finance.selectors import hold_for
+from grading import document_services, selectors, services
+from grading.models import Assessment, DocumentRequest, DocumentType, Result, ResultChange, SkillRating
+from students.models import Student
 
 RANDOM_SEED = 20251204
 SWIM_COURSE = "SWIM-CLUB"
@@ -345,3 +356,93 @@ def _rating_input(enrollment, area, rating: int, plan: dict, day_index: int, *, 
             item.parent_notes = PARENT_NOTES
             item.student_notes = "I like the deep end now!" if rating >= 2 else ""
     return item
+
+
+# --- document requests ------------------------------------------------------------------------
+
+# (who asks: a parent login, or the office for ``office:<n>``, the n-th other active
+# student; type; purpose; addressee; the status it reaches; the office's note, or the
+# reason of a rejection). ``"transcript?"``: a transcript when the student has published
+# results and no finance hold on transcripts, else a bonafide certificate.
+DOCUMENT_REQUESTS = (
+    ("parent:0", "bonafide", "A visa application for a family holiday", "The Consulate", "pending", ""),
+    ("parent2:0", "transcript", "Applying to a new school", "", "pending", ""),
+    ("parent:1", "noc", "A swimming gala abroad in the spring", "", "approved", "Check the gala dates with the coach."),
+    ("office:0", "bonafide", "Opening a junior bank account", "The Bank", "approved", ""),
+    ("office:1", "transcript?", "Moving to another city", "", "completed", ""),
+    ("office:2", "noc", "Joining a club outside the academy", "", "completed", ""),
+    (
+        "parent2:0",
+        "other",
+        "A letter of recommendation for a music scholarship",
+        "",
+        "rejected",
+        "Letters of recommendation come from the instructor: please ask at the front desk.",
+    ),
+    ("office:3", "bonafide", "A travel discount card", "", "rejected", "Issued last month: the copy is still valid."),
+)
+
+
+@seed_step("document requests", environments=("dev",))
+def seed_documents(env: str, log: Log) -> None:
+    tally = Tally()
+    kept = DocumentRequest.objects.count()
+    if kept:
+        tally.kept["document requests"] = kept
+        tally.report(log)
+        return
+    office = User.objects.filter(username=PUBLISHER, is_active=True).first()
+    if office is None:
+        log("no office login: no document requests")
+        return
+    children = {
+        user.username: list(students_visible_to(user).order_by("student_number"))
+        for user in User.objects.filter(username__in=("parent", "parent2"), is_active=True)
+    }
+    family_ids = {child.pk for kids in children.values() for child in kids}
+    published = Result.objects.filter(state__in=[Result.State.PUBLISHED, Result.State.FROZEN]).values("student_id")
+    others = list(
+        Student.objects.filter(status=Student.Status.ACTIVE, pk__in=published)
+        .exclude(pk__in=family_ids)
+        .select_related("location")
+        .order_by("student_number")[:12]
+    )
+    for who, kind, purpose, addressee, status, text in DOCUMENT_REQUESTS:
+        login, index = who.split(":")
+        if login == "office":
+            actor, pool = office, others
+        else:
+            actor, pool = User.objects.filter(username=login).first(), children.get(login, [])
+        student = pool[int(index)] if int(index) < len(pool) else None
+        if student is None:
+            continue
+        if kind == "transcript?":
+            kind = DocumentType.TRANSCRIPT
+            if hold_for(student=student, action="transcripts") is not None:
+                kind = DocumentType.BONAFIDE
+        notes = text if status != DocumentRequest.Status.REJECTED else ""
+        try:
+            _document_request(student, kind, purpose, addressee, status, notes, text, actor=actor, office=office)
+        except (Conflict, ValidationError) as refused:  # a demo whose data refuses it: left out, said
+            log(f"document request for {student.student_number} left out: {refused}")
+            continue
+        tally.add(f"document requests {status}", True)
+    tally.report(log)
+    # the families are told, and the PDFs made, after the step commits: wait for them
+    transaction.on_commit(background_tasks_wait)
+
+
+@transaction.atomic
+def _document_request(student, kind, purpose, addressee, status, notes, reason, *, actor, office) -> None:
+    """One request taken to ``status`` by the office, all or nothing."""
+    request = document_services.document_request_create(
+        student=student, type=kind, purpose=purpose, addressee=addressee, actor=actor
+    )
+    if status == DocumentRequest.Status.REJECTED:
+        document_services.document_request_reject(request=request, actor=office, reason=reason)
+        return
+    if status == DocumentRequest.Status.PENDING:
+        return
+    request = document_services.document_request_approve(request=request, actor=office, notes=notes or None)
+    if status == DocumentRequest.Status.COMPLETED:
+        document_services.document_request_complete(request=request, actor=office)

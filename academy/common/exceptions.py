@@ -23,10 +23,11 @@ from rest_framework.views import exception_handler
 class Conflict(Exception):
     """The request is well formed but the current state of the data forbids it."""
 
-    def __init__(self, detail: str, code: str):
+    def __init__(self, detail: str, code: str, **extra):
         super().__init__(detail)
         self.detail = detail
         self.code = code
+        self.extra = extra  # more to say, by name (the amount of a finance hold)
 
 
 class ConflictError(APIException):
@@ -48,7 +49,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = DRFValidationError(detail=validation_error_dict(exc))
     elif isinstance(exc, Conflict):
-        return Response({"detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+        return Response({**exc.extra, "detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, IntegrityError):
         return Response(
             {"detail": "The change conflicts with existing data.", "code": "integrity_error"},

@@ -10,6 +10,7 @@ from enrollment.api import views as enrollment_api
 from families.api import notifications as family_notifications_api
 from families.api import views as families_api
 from finance.api import views as finance_api
+from grading.api import documents as documents_api
 from grading.api import report_cards as report_cards_api
 from grading.api import views as grading_api
 from notifications.api.serializers import SentNotificationSerializer
@@ -26,7 +27,9 @@ class ClassSessionViewSet(attendance_api.ClassSessionAttendanceMixin, academy_ap
     __doc__ = attendance_api.ClassSessionAttendanceMixin.__doc__
 
 
-class StudentViewSet(grading_api.StudentProgressMixin, families_api.StudentViewSet):
+class StudentViewSet(
+    grading_api.StudentProgressMixin, documents_api.StudentTranscriptMixin, families_api.StudentViewSet
+):
     __doc__ = families_api.StudentViewSet.__doc__
 
 
@@ -51,7 +54,7 @@ router.register("sections", SectionViewSet, basename="section")  # + seats
 router.register("class-sessions", ClassSessionViewSet, basename="class-session")  # + {id}/attendance/
 
 # students and families
-router.register("students", StudentViewSet, basename="student")  # + {id}/progress/
+router.register("students", StudentViewSet, basename="student")  # + {id}/progress/, {id}/transcript/
 router.register("guardians", families_api.GuardianViewSet, basename="guardian")
 router.register("student-guardians", families_api.StudentGuardianViewSet, basename="student-guardian")
 
@@ -82,6 +85,9 @@ router.register("results", grading_api.ResultViewSet, basename="result")
 router.register("result-changes", grading_api.ResultChangeViewSet, basename="result-change")
 router.register("skill-ratings", grading_api.SkillRatingViewSet, basename="skill-rating")
 router.register("report-card-jobs", report_cards_api.ReportCardJobViewSet, basename="report-card-job")  # 202, poll
+router.register(
+    "document-requests", documents_api.DocumentRequestViewSet, basename="document-request"
+)  # + complete: 202
 
 # notifications: the caller's own inbox
 router.register("notifications", NotificationViewSet, basename="notification")

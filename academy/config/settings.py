@@ -198,11 +198,19 @@ CELERY_BEAT_SCHEDULE: dict = {
     "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},
     "attendance-expire-makeup-credits": {"task": "attendance.expire_makeup_credits", "schedule": timedelta(hours=24)},
     "academy-jobs-resume-stale": {"task": "academy.jobs_resume_stale", "schedule": timedelta(minutes=2)},
+    "academy-jobs-discard-files": {"task": "academy.jobs_discard_files", "schedule": timedelta(minutes=30)},
 }
 # Long jobs (academy.jobs): a running job that shows no progress for this many seconds is
 # interrupted and resumed once (then failed); the files jobs make are kept under this folder,
 # which is not served (they are downloaded through the job's page, with its permissions).
 JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=300)
+# Documents (transcripts, certificates): their verification link is valid this long after
+# issue, and the PDF file made for a download is removed after this long (made again on
+# demand, stating the same).
+DOCUMENT_TOKEN_HOURS = env.int("DOCUMENT_TOKEN_HOURS", default=48)
+DOCUMENT_FILE_HOURS = env.int("DOCUMENT_FILE_HOURS", default=48)
+VERIFY_RATE = env.int("VERIFY_RATE", default=30)  # checks of /verify/<token>/ a minute per client
+JOB_FILE_HOURS = env.int("JOB_FILE_HOURS", default=7 * 24)  # a job's file is kept this long (documents: less)
 JOB_FILES_ROOT = Path(env.str("JOB_FILES_ROOT", default=str(MEDIA_ROOT / "jobs")))
 # How long a freed seat is held for the first student on the waitlist.
 ENROLLMENT_OFFER_HOURS = env.int("ENROLLMENT_OFFER_HOURS", default=48)

@@ -20,10 +20,13 @@ from families import portal_urls as families_portal_urls
 from families import staff_urls as families_staff_urls
 from finance import portal_urls as finance_portal_urls
 from finance import staff_urls as finance_staff_urls
+from grading import portal_document_urls as grading_portal_document_urls
 from grading import portal_urls as grading_portal_urls
+from grading import staff_document_urls as grading_staff_document_urls
 from grading import staff_report_urls as grading_staff_report_urls
 from grading import staff_skill_urls as grading_staff_skill_urls
 from grading import staff_urls as grading_staff_urls
+from grading import verify_views
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
 # pages that list students live in families (layer rule) and higher apps.
@@ -42,6 +45,7 @@ staff_urlpatterns = [
     *grading_staff_urls.urlpatterns,
     *grading_staff_skill_urls.urlpatterns,
     *grading_staff_report_urls.urlpatterns,
+    *grading_staff_document_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -50,6 +54,8 @@ urlpatterns = [
     # browsers ask for /favicon.ico on pages without an icon link (the admin has one too)
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/favicon.ico"), permanent=False)),
     path("api/v1/", include("academy.config.api")),
+    # the public check of an issued document's QR code (no login)
+    path("verify/<str:token>/", verify_views.verify, name="verify"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("staff/", include((staff_urlpatterns, "staff"))),
@@ -65,6 +71,7 @@ urlpatterns = [
                     *enrollment_portal_urls.urlpatterns,
                     *attendance_portal_urls.urlpatterns,
                     *grading_portal_urls.urlpatterns,
+                    *grading_portal_document_urls.urlpatterns,
                 ],
                 families_portal_urls.app_name,
             )

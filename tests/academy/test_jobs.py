@@ -380,3 +380,12 @@ def test_who_may_open_a_job(started, office, location, other_location, who, page
     cancel = client.post(reverse("staff:job-cancel", args=[job.pk]))
     assert cancel.status_code == (302 if page in (200, 302) else 404)
     assert Job.objects.get(pk=job.pk).state == Job.State.COMPLETED  # finished: nothing to cancel
+
+
+def test_the_job_page_uses_the_generic_progress_styles_not_the_billing_ones(started, office, settings):
+    job = started(["a"], run=False)
+    page = client_for(office).get(reverse("staff:job-detail", args=[job.pk])).content.decode()
+    assert 'class="card job-progress"' in page and 'class="job-progress-bar progress-queued"' in page
+    assert "finance-progress" not in page
+    css = (settings.BASE_DIR / "static" / "css" / "academy.css").read_text()
+    assert ".job-progress-bar {" in css and ".job-progress-bar.progress-failed {" in css

@@ -372,6 +372,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     from tests.finance.test_api_permissions import finance_operations_covered
     from tests.finance.test_api_refunds import refund_operations_covered
     from tests.grading.test_api import grading_operations_covered
+    from tests.grading.test_document_api import document_operations_covered
     from tests.grading.test_report_card_api import report_card_operations_covered
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -389,6 +390,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     covered |= transfer_operations_covered()  # tests/enrollment/test_transfer_api.py
     covered |= grading_operations_covered()  # tests/grading/test_api.py
     covered |= report_card_operations_covered()  # tests/grading/test_report_card_api.py
+    covered |= document_operations_covered()  # tests/grading/test_document_api.py
     # the token endpoint has its own tests (test_auth.py): anybody may call it
     missing = operations - covered - {("post", "/api/v1/auth/token/")}
     assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"
