@@ -12,8 +12,6 @@ from families.selectors import students_visible_to
 from grading.documents import DOCUMENT
 from grading.models import DocumentRequest, IssuedDocument
 
-OPEN_STATUSES = (DocumentRequest.Status.PENDING, DocumentRequest.Status.APPROVED)
-
 
 def document_request_list(*, user) -> QuerySet[DocumentRequest]:
     """The requests of the students ``user`` may see, with what a list shows of them."""
@@ -32,7 +30,7 @@ def document_request_queue(
     if type:
         requests = requests.filter(type=type)
     if status == "open":
-        requests = requests.filter(status__in=OPEN_STATUSES)
+        requests = requests.filter(status__in=DocumentRequest.OPEN)
     elif status:
         requests = requests.filter(status=status)
     if location is not None:

@@ -32,7 +32,6 @@ TRANSITIONS = {
     DocumentRequest.Status.PENDING: {DocumentRequest.Status.APPROVED, DocumentRequest.Status.REJECTED},
     DocumentRequest.Status.APPROVED: {DocumentRequest.Status.COMPLETED, DocumentRequest.Status.REJECTED},
 }
-OPEN = (DocumentRequest.Status.PENDING, DocumentRequest.Status.APPROVED)
 PURPOSE_MAX = 300
 ADDRESSEE_MAX = 200
 
@@ -75,7 +74,7 @@ def document_request_create(
         raise ValidationError({"purpose": "Say which document is needed and what for."})
     # the student's row serializes two requests for the same child (two guardians at once)
     Student.objects.select_for_update().filter(pk=student.pk).first()
-    if DocumentRequest.objects.filter(student=student, type=type, status__in=OPEN).exists():
+    if DocumentRequest.objects.filter(student=student, type=type, status__in=DocumentRequest.OPEN).exists():
         raise Conflict(
             f"A {DocumentType(type).label.lower()} for {student.full_name} is already requested and not yet done.",
             "request_open",

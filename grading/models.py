@@ -401,6 +401,8 @@ class DocumentRequest(TimeStampedModel):
         COMPLETED = "completed", "Completed"
         REJECTED = "rejected", "Rejected"
 
+    OPEN = (Status.PENDING, Status.APPROVED)  # not yet done: one per student and type
+
     student = models.ForeignKey("students.Student", on_delete=models.PROTECT, related_name="document_requests")
     type = models.CharField(max_length=20, choices=DocumentType.choices)
     purpose = models.CharField(max_length=300, blank=True, help_text="What the document is for, e.g. a visa.")

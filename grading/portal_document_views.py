@@ -46,7 +46,7 @@ def documents(request):
     for document_request in document_selectors.portal_document_requests(user=request.user):
         children[document_request.student_id].requests.append(document_request)
     for entry in children.values():
-        waiting = any(r.type == DocumentType.TRANSCRIPT and r.status in document_services.OPEN for r in entry.requests)
+        waiting = any(r.type == DocumentType.TRANSCRIPT and r.status in DocumentRequest.OPEN for r in entry.requests)
         if waiting:
             entry.hold = hold_for(student=entry.child, action="transcripts")
     return portal_render(

@@ -63,7 +63,7 @@ def _request_page(request, document_request, *, approve_form=None, reject_form=N
     for document in documents:
         document.latest_job = jobs.get(str(document.pk))
     hold = None
-    if document_request.type == DocumentType.TRANSCRIPT and document_request.status in document_services.OPEN:
+    if document_request.type == DocumentType.TRANSCRIPT and document_request.status in DocumentRequest.OPEN:
         hold = hold_for(student=document_request.student, action="transcripts")
     context = {
         **staff_layout_context(request),
