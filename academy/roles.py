@@ -13,7 +13,17 @@ PARENT = "Parent"
 STAFF_ROLES = frozenset({ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR})
 ALL_ROLES = (ACADEMY_ADMIN, OFFICE_STAFF, FINANCE, INSTRUCTOR, PARENT)
 
-DOMAIN_APPS = ("academy", "students", "families", "notifications", "finance", "enrollment", "attendance", "grading")
+DOMAIN_APPS = (
+    "academy",
+    "students",
+    "families",
+    "notifications",
+    "finance",
+    "enrollment",
+    "attendance",
+    "grading",
+    "promotion",
+)
 STRUCTURE_MODELS = (
     "location",
     "facility",
@@ -68,6 +78,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         # document requests: the queue, approving, rejecting, completing; issuing transcripts
         | _manage("grading", "documentrequest")
         | _view("grading", "issueddocument")
+        # year-end promotion: create, preview, override; approving needs
+        # promotion.approve_promotionrun (the academy admin) and another person
+        | _manage("promotion", "promotionrun", "promotionproposal")
+        | _view("promotion", "promotionrecord")
     ),
     FINANCE: (
         _view("academy", *STRUCTURE_MODELS)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "enrollment",
     "attendance",
     "grading",
+    "promotion",
 ]
 
 MIDDLEWARE = [
