@@ -3,9 +3,13 @@ student's proposed outcome, written as the run's proposals and nothing else), ov
 student by student with a reason, approved by someone other than the creator. Each step
 locks the run's row, so two clerks never move it twice.
 
-The execution (carrying balances, moving grades, writing ``PromotionRecord`` rows) builds
-on these rules and is not part of this module yet.
+The execution (``run_start``, then ``run_job`` in the background): each student in one
+transaction (``student_promote``), chunked with progress; a second promotion of a student
+from the same year is refused (and the database refuses it), so a run interrupted by a
+killed worker is simply run again.
 """
+
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,10 +17,16 @@ from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from academy.common.services import validated_save
-from academy.models import AcademicYear, GradeLevel, Location
+from academy.jobs import JobResult, Progress, job_start
+from academy.models import AcademicYear, GradeLevel, Job, Location
+from enrollment.models import Enrollment
+from enrollment.services import enrollment_complete
+from finance.models import Invoice
+from finance.services import invoice_carry_forward
 from promotion import selectors
-from promotion.models import Outcome, PromotionProposal, PromotionRun
+from promotion.models import Outcome, PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
+from students.services import student_change_status
 
 APPROVE_PERMISSION = "promotion.approve_promotionrun"
 EDITABLE = (PromotionRun.State.DRAFT, PromotionRun.State.PREVIEWED)
@@ -168,3 +178,175 @@ def run_cancel(*, run: PromotionRun, actor) -> PromotionRun:
         raise Conflict(f"A {run.get_state_display().lower()} run is not cancelled.", "run_not_cancellable")
     run.state, run.updated_by = PromotionRun.State.CANCELLED, _user(actor)
     return validated_save(run, actor=actor, reason="Cancelled")
+
+
+# --- as long jobs ---------------------------------------------------------------------------
+
+PREVIEW_JOB = "promotion_preview"
+RUN_JOB = "promotion_run"
+
+
+def run_preview_start(*, run: PromotionRun, actor) -> Job:
+    """Write the preview in the background (a large location): 202 and a job to poll.
+    409 ``run_not_editable`` once approved."""
+    if run.state not in EDITABLE:
+        raise Conflict(f"A {run.get_state_display().lower()} run is not previewed again.", "run_not_editable")
+    return job_start(
+        kind=PREVIEW_JOB,
+        params={"run": str(run.pk)},
+        actor=actor,
+        location=run.location,
+        title=f"Promotion preview {run.from_year} -> {run.to_year}",
+    )
+
+
+def preview_job(job: Job, progress: Progress) -> JobResult:
+    run = PromotionRun.objects.get(pk=job.params["run"])
+    progress(0, total=1)
+    run = run_preview(run=run, actor=job.created_by)
+    progress(1)
+    return JobResult(message=f"{run.total} student(s) previewed.")
+
+
+# --- the execution --------------------------------------------------------------------------
+
+CHUNK = 200  # students a progress report and a cancellation check cover
+CONTINUING = (Outcome.PROMOTED, Outcome.DETAINED)  # who stays: their balance follows them
+
+
+@transaction.atomic
+def run_start(*, run: PromotionRun, actor) -> Job:
+    """Start an approved run (or run again one that failed or was interrupted): 202 and a
+    job. 409 ``run_not_approved`` otherwise, so two starts start it once."""
+    run = _locked(run)
+    if run.state not in (PromotionRun.State.APPROVED, PromotionRun.State.FAILED):
+        raise Conflict(f"Only an approved run starts (this one is {run.state}).", "run_not_approved")
+    run.state, run.updated_by = PromotionRun.State.RUNNING, _user(actor)
+    validated_save(run, actor=actor, reason="Started")
+    return job_start(
+        kind=RUN_JOB,
+        params={"run": str(run.pk)},
+        actor=actor,
+        location=run.location,
+        title=f"Promotion {run.from_year} -> {run.to_year}",
+        total=run.total,
+    )
+
+
+def _carry(student: Student, *, run: PromotionRun, proposal: PromotionProposal, to_grade, actor) -> tuple:
+    """Carry each open invoice's balance into the new year: (amount, [lines])."""
+    said = f"Carried forward from {proposal.from_grade or 'no grade'} to {to_grade or proposal.from_grade}"
+    carried, lines = Decimal("0.00"), []
+    for invoice in Invoice.objects.filter(student=student, status__in=Invoice.OPEN_STATUSES).order_by("issue_date"):
+        if invoice.balance <= 0:
+            continue
+        new = invoice_carry_forward(invoice=invoice, actor=actor, academic_year=run.to_year, description=said)
+        carried += new.total
+        lines.append({"from": invoice.invoice_number, "to": new.invoice_number, "amount": f"{new.total:.2f}"})
+    return carried, lines
+
+
+@transaction.atomic
+def student_promote(*, run: PromotionRun, proposal: PromotionProposal, actor) -> PromotionRecord | None:
+    """One student of an approved run, in one transaction (seed 002's sequence): lock the
+    student; refuse a second promotion from the year (409 ``already_promoted``; the
+    database refuses it too) and a grade that moved since the preview (409
+    ``grade_mismatch``); carry open balances forward (promoted and detained students);
+    move the grade and year and clear the homeroom, or graduate; complete the year's
+    enrollments; write the record; tell the guardians after commit. A skipped student:
+    ``None``."""
+    outcome = proposal.final_outcome
+    if outcome == Outcome.SKIPPED:
+        return None
+    student = (
+        Student.objects.select_for_update(of=("self",))
+        .select_related("grade_level")
+        .filter(pk=proposal.student_id)
+        .first()
+    )
+    if student is None:
+        raise Conflict("The student no longer exists.", "student_not_found")
+    done = PromotionRecord.objects.filter(student=student, from_year=run.from_year, corrects__isnull=True).first()
+    if done is not None:
+        if done.run_id == run.pk:  # a run resumed after a crash: this student is done
+            return done
+        raise Conflict(f"{student.full_name} was already promoted from {run.from_year}.", "already_promoted")
+    if student.grade_level_id != proposal.from_grade_id:
+        raise Conflict(
+            f"{student.full_name} is in {student.grade_level or 'no grade'} now, not {proposal.from_grade}.",
+            "grade_mismatch",
+        )
+    to_grade = proposal.to_grade if outcome == Outcome.PROMOTED else student.grade_level
+    carried, lines = Decimal("0.00"), []
+    if run.carry_forward and outcome in CONTINUING:
+        carried, lines = _carry(student, run=run, proposal=proposal, to_grade=to_grade, actor=actor)
+    if outcome in CONTINUING:
+        student.grade_level, student.academic_year, student.homeroom = to_grade, run.to_year, ""
+        validated_save(student, actor=actor, reason=f"Promotion: {outcome}")
+        for enrollment in Enrollment.objects.filter(
+            student=student, term__academic_year=run.from_year, status__in=Enrollment.ACTIVE_STATUSES
+        ):
+            enrollment_complete(enrollment=enrollment, actor=actor, end_date=run.from_year.end_date)
+    elif outcome == Outcome.GRADUATED:
+        student_change_status(student=student, status=Student.Status.GRADUATED, actor=actor, reason="Graduated")
+    record = PromotionRecord(
+        student=student,
+        run=run,
+        from_year=run.from_year,
+        to_year=run.to_year,
+        from_grade=proposal.from_grade,
+        to_grade=to_grade if outcome in CONTINUING else None,
+        outcome=outcome,
+        attendance_percentage=proposal.attendance_percentage,
+        result_average=proposal.result_average,
+        approved_by=run.approved_by,
+        carried_amount=carried,
+        carry_status="carried_forward" if carried else "none",
+        notes=proposal.override_reason or proposal.reason,
+    )
+    validated_save(record, actor=actor, reason=f"Promotion run {run.pk}")
+    pk = str(record.pk)
+    transaction.on_commit(lambda: _notify(pk, lines))
+    return record
+
+
+def _notify(record_pk: str, lines: list) -> None:
+    from academy.common.background import task_queue
+    from promotion.tasks import notify_promotion
+
+    task_queue(notify_promotion, record_pk, lines)
+
+
+def run_job(job: Job, progress: Progress) -> JobResult:
+    """The run's handler: its students in chunks, each in its own transaction; one
+    student's error is recorded and the others go on. Cancelling stops it after the
+    current chunk. Run again (a killed worker) it finds the students already done by
+    their records and promotes nobody twice."""
+    run = PromotionRun.objects.select_related("from_year", "to_year", "location", "approved_by").get(
+        pk=job.params["run"]
+    )
+    actor = run.approved_by
+    proposals = list(PromotionProposal.objects.filter(run=run).select_related("from_grade", "to_grade").order_by("pk"))
+    errors: list = []
+    done = 0
+    progress(0, total=len(proposals), failed=0, errors=[])
+    for start in range(0, len(proposals), CHUNK):
+        state = PromotionRun.objects.filter(pk=run.pk).values_list("state", flat=True).first()
+        if state == PromotionRun.State.CANCELLED:
+            return JobResult(message=f"Cancelled after {done} of {len(proposals)} students.")
+        for proposal in proposals[start : start + CHUNK]:
+            try:
+                student_promote(run=run, proposal=proposal, actor=actor)
+            except (Conflict, ValidationError) as error:
+                message = error.detail if isinstance(error, Conflict) else "; ".join(error.messages)
+                errors.append({"item": str(proposal.student_id), "message": message[:300]})
+            done += 1
+        progress(done, failed=len(errors), errors=errors)
+        PromotionRun.objects.filter(pk=run.pk).update(done=done, failed_count=len(errors), updated_at=timezone.now())
+    finished = (
+        PromotionRun.State.FAILED if proposals and len(errors) == len(proposals) else PromotionRun.State.COMPLETED
+    )
+    PromotionRun.objects.filter(pk=run.pk, state=PromotionRun.State.RUNNING).update(
+        state=finished, updated_at=timezone.now()
+    )
+    return JobResult(message=f"{done - len(errors)} student(s) processed, {len(errors)} error(s).")

@@ -242,12 +242,14 @@ def invoice_carry_forward(
     due_date: date | None = None,
     academic_year=None,
     term=None,
+    description: str = "",
 ) -> Invoice:
     """Move an open invoice's unpaid balance, once, into a new invoice (year-end
     promotion): the old invoice gets a CARRY_FORWARD ledger entry taking its balance off
     and becomes CARRIED_FORWARD; the new one (``carried_from`` the old, a one-to-one
     column, so the database refuses a second) bills the same amount as one line, so the
-    account's balance does not move. Answers the new invoice.
+    account's balance does not move. Answers the new invoice (``description``: what its
+    line and the invoice say, e.g. the promotion's "Carried forward from Grade 4 to Grade 5").
 
     409 ``already_carried_forward`` (done before), ``invoice_not_open`` (paid, cancelled)
     or ``nothing_to_carry_forward`` (adjusted down to zero)."""
@@ -279,15 +281,18 @@ def invoice_carry_forward(
     invoice.save(update_fields=["status", "paid_date", "updated_at"])
     code, name = CARRY_FORWARD_FEE_TYPE
     fee_type, _created = FeeType.objects.get_or_create(code=code, defaults={"name": name})
+    said = (f"{description} ({invoice.invoice_number})" if description else f"{name} from {invoice.invoice_number}")[
+        :300
+    ]
     return invoice_issue(
         student=invoice.student,
-        lines=[LineSpec(fee_type=fee_type, unit_amount=balance, description=f"{name} from {invoice.invoice_number}")],
+        lines=[LineSpec(fee_type=fee_type, unit_amount=balance, description=said)],
         actor=actor,
         issue_date=issue_date,
         due_date=due_date,
         billed_to=invoice.billed_to,
         academic_year=academic_year,
         term=term,
-        description=f"{name} from {invoice.invoice_number}",
+        description=said,
         carried_from=invoice,
     )

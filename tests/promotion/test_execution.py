@@ -1,0 +1,212 @@
+"""Running an approved promotion (promotion.services.run_start / run_job /
+student_promote): each student once, balances carried once with the family's total
+unchanged, grades and years moved, the year's enrollments completed, graduates
+graduated, one student's error recorded without stopping the others, a run interrupted
+and run again promoting nobody twice, guardians told once."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from academy.common.exceptions import Conflict
+from academy.jobs import job_run
+from academy.models import Job
+from finance.models import Invoice, StudentAccount
+from notifications.models import Notification
+from promotion import services
+from promotion.models import PromotionProposal, PromotionRecord, PromotionRun
+from students.models import Student
+from tests.factories.academy import admin_user, parent_user
+from tests.factories.families import GuardianFactory, StudentFactory
+from tests.factories.finance import issue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def principal(db):
+    return admin_user(username="principal")
+
+
+@pytest.fixture
+def school(location, years, grades):
+    old, _new = years
+    first, _second, third = grades
+    guardian = GuardianFactory(portal_user=parent_user(username="parent"), last_name="Able")
+    pupils = {
+        "able": StudentFactory(
+            location=location,
+            last_name="Able",
+            grade_level=first,
+            academic_year=old,
+            homeroom="B",
+            primary_guardian=guardian,
+        ),
+        "baker": StudentFactory(location=location, last_name="Baker", grade_level=third, academic_year=old),
+        "cole": StudentFactory(location=location, last_name="Cole", grade_level=first, academic_year=old),
+    }
+    cashier = admin_user(username="cashier")
+    issue(pupils["able"], "100.00", actor=cashier)
+    issue(pupils["able"], "40.00", actor=cashier)
+    return pupils
+
+
+def approved(location, years, clerk, principal, **options):
+    old, new = years
+    run = services.run_create(location=location, from_year=old, to_year=new, actor=clerk, **options)
+    run = services.run_preview(run=run, actor=clerk)
+    return services.run_approve(run=run, actor=principal)
+
+
+def start_and_run(run, actor, capture):
+    """Start the run (its job is queued after commit: not run here), then run the job as a
+    worker would, with the notices it queues after each student's commit."""
+    with capture(execute=False):
+        job = services.run_start(run=run, actor=actor)
+    with capture(execute=True):
+        job_run(job.pk)
+    return Job.objects.get(pk=job.pk)
+
+
+def totals():
+    return dict(StudentAccount.objects.values_list("pk", "balance"))
+
+
+def test_a_run_promotes_graduates_and_carries_each_balance_once(
+    location,
+    years,
+    grades,
+    clerk,
+    principal,
+    school,
+    django_capture_on_commit_callbacks,
+):
+    _old, new = years
+    _first, second, _third = grades
+    before = totals()
+    run = approved(location, years, clerk, principal)
+    job = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    assert job.state == "completed" and job.done == 3 and job.failed_count == 0
+    run.refresh_from_db()
+    assert run.state == "completed" and run.done == 3
+    able, baker = school["able"], school["baker"]
+    able.refresh_from_db()
+    baker.refresh_from_db()
+    assert (able.grade_level, able.academic_year, able.homeroom) == (second, new, "")
+    assert baker.status == Student.Status.GRADUATED
+    assert totals() == before  # nobody's total owed moved
+    carried = Invoice.objects.filter(student=able, status="carried_forward")
+    assert carried.count() == 2
+    successors = Invoice.objects.filter(carried_from__in=carried)
+    assert successors.count() == 2 and all(i.academic_year == new for i in successors)
+    assert all("Carried forward from Grade 1 to Grade 2" in i.description for i in successors)
+    record = PromotionRecord.objects.get(student=able)
+    assert (record.outcome, record.carried_amount, record.carry_status) == (
+        "promoted",
+        Decimal("140.00"),
+        "carried_forward",
+    )
+    assert record.approved_by == principal and record.run == run
+    assert PromotionRecord.objects.get(student=baker).outcome == "graduated"
+    call_command("verify_ledger", verbosity=0)
+    notices = Notification.objects.filter(kind="student_promoted", metadata__student=str(able.pk))
+    assert notices.count() == 1 and "140.00" in notices.get().message
+
+
+def test_two_starts_start_the_run_once(location, years, clerk, principal, school):
+    run = approved(location, years, clerk, principal)
+    services.run_start(run=run, actor=clerk)
+    with pytest.raises(Conflict) as error:
+        services.run_start(run=run, actor=clerk)
+    assert error.value.code == "run_not_approved"
+    assert Job.objects.filter(kind=services.RUN_JOB).count() == 1
+
+
+def test_a_run_run_again_promotes_nobody_twice(
+    location,
+    years,
+    clerk,
+    principal,
+    school,
+    django_capture_on_commit_callbacks,
+):
+    run = approved(location, years, clerk, principal)
+    job = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    invoices = Invoice.objects.count()
+    notices = Notification.objects.filter(kind="student_promoted").count()
+    assert notices == 3  # one per student's guardian
+    # a worker killed after the last student: the job is run once more
+    Job.objects.filter(pk=job.pk).update(state="interrupted")
+    PromotionRun.objects.filter(pk=run.pk).update(state="running")
+    with django_capture_on_commit_callbacks(execute=True):
+        job_run(job.pk)
+    assert PromotionRecord.objects.count() == 3
+    assert Invoice.objects.count() == invoices
+    assert Notification.objects.filter(kind="student_promoted").count() == notices
+
+
+def test_one_students_error_is_recorded_and_the_others_go_on(
+    location,
+    years,
+    grades,
+    clerk,
+    principal,
+    school,
+    django_capture_on_commit_callbacks,
+):
+    run = approved(location, years, clerk, principal)
+    # Cole moved grade after the preview
+    Student.objects.filter(pk=school["cole"].pk).update(grade_level=grades[1])
+    job = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    assert job.state == "completed" and job.failed_count == 1
+    assert "Grade 2 now" in job.errors[0]["message"]
+    assert PromotionRecord.objects.count() == 2 and not PromotionRecord.objects.filter(student=school["cole"]).exists()
+
+
+def test_an_override_is_what_happens(
+    location,
+    years,
+    grades,
+    clerk,
+    principal,
+    school,
+    django_capture_on_commit_callbacks,
+):
+    old, new = years
+    run = services.run_create(location=location, from_year=old, to_year=new, actor=clerk)
+    run = services.run_preview(run=run, actor=clerk)
+    proposal = PromotionProposal.objects.get(run=run, student=school["cole"])
+    services.proposal_override(proposal=proposal, outcome="detained", reason="Repeats the year", actor=clerk)
+    run = services.run_approve(run=run, actor=principal)
+    start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    cole = PromotionRecord.objects.get(student=school["cole"])
+    assert (cole.outcome, cole.to_grade, cole.notes) == ("detained", grades[0], "Repeats the year")
+    school["cole"].refresh_from_db()
+    assert school["cole"].grade_level == grades[0] and school["cole"].academic_year == new
+
+
+def test_a_student_promoted_from_the_year_cannot_be_promoted_again_by_another_run(
+    location,
+    years,
+    clerk,
+    principal,
+    school,
+    django_capture_on_commit_callbacks,
+):
+    first = approved(location, years, clerk, principal, students=[school["cole"]])
+    second = approved(location, years, clerk, principal, students=[school["cole"]])
+    start_and_run(first, clerk, django_capture_on_commit_callbacks)
+    job = start_and_run(second, clerk, django_capture_on_commit_callbacks)
+    assert job.failed_count == 1 and "already promoted" in job.errors[0]["message"]
+    assert PromotionRecord.objects.filter(student=school["cole"]).count() == 1
+
+
+def test_a_cancelled_run_stops(location, years, clerk, principal, school):
+    run = approved(location, years, clerk, principal)
+    services.run_cancel(run=run, actor=clerk)
+    with pytest.raises(Conflict):
+        services.run_start(run=run, actor=clerk)
+    assert not PromotionRecord.objects.exists()
+    school["able"].refresh_from_db()  # the run's students were left untouched
+    assert school["able"].grade_level.name == "Grade 1"
