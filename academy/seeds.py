@@ -233,7 +233,8 @@ def seed_academic_year(env: str, log: Log) -> None:
     ``test``: 2025-26 and two terms. ``dev``: the current year if there is one (a demo
     seeded earlier keeps its year), else the year containing the seed's day, made
     current; then its three terms, which together cover the whole year, so the seed's
-    day always falls in one."""
+    day always falls in one, and the next academic year (no terms yet) for the year-end
+    promotion to move students into."""
     if env == "prod":
         _seed_production_year(log)
         return
@@ -255,6 +256,10 @@ def seed_academic_year(env: str, log: Log) -> None:
             {"start_date": term_start, "end_date": term_end, "status": Term.Status.OPEN},
         )
         tally.add("terms", created)
+    if env == "dev" and not AcademicYear.objects.filter(start_date__gt=year.end_date).exists():
+        name, start, end = academic_year_span(year.end_date + timedelta(days=1))
+        _next, created = ensure(AcademicYear, {"name": name}, {"start_date": start, "end_date": end})
+        tally.add("academic years", created)
     tally.report(log)
 
 

@@ -15,6 +15,7 @@ from grading.api import report_cards as report_cards_api
 from grading.api import views as grading_api
 from notifications.api.serializers import SentNotificationSerializer
 from notifications.api.views import NotificationViewSet
+from promotion import api as promotion_api
 
 
 # Higher apps add to academy's structure resources (academy cannot import them, and no app
@@ -28,7 +29,10 @@ class ClassSessionViewSet(attendance_api.ClassSessionAttendanceMixin, academy_ap
 
 
 class StudentViewSet(
-    grading_api.StudentProgressMixin, documents_api.StudentTranscriptMixin, families_api.StudentViewSet
+    promotion_api.StudentPromotionsMixin,
+    grading_api.StudentProgressMixin,
+    documents_api.StudentTranscriptMixin,
+    families_api.StudentViewSet,
 ):
     __doc__ = families_api.StudentViewSet.__doc__
 
@@ -54,7 +58,7 @@ router.register("sections", SectionViewSet, basename="section")  # + seats
 router.register("class-sessions", ClassSessionViewSet, basename="class-session")  # + {id}/attendance/
 
 # students and families
-router.register("students", StudentViewSet, basename="student")  # + {id}/progress/, {id}/transcript/
+router.register("students", StudentViewSet, basename="student")  # + progress, transcript, promotions
 router.register("guardians", families_api.GuardianViewSet, basename="guardian")
 router.register("student-guardians", families_api.StudentGuardianViewSet, basename="student-guardian")
 
@@ -88,6 +92,9 @@ router.register("report-card-jobs", report_cards_api.ReportCardJobViewSet, basen
 router.register(
     "document-requests", documents_api.DocumentRequestViewSet, basename="document-request"
 )  # + complete: 202
+
+# promotion: year-end runs (preview and start: 202), their proposals and records
+router.register("promotion-runs", promotion_api.PromotionRunViewSet, basename="promotion-run")
 
 # notifications: the caller's own inbox
 router.register("notifications", NotificationViewSet, basename="notification")

@@ -27,6 +27,7 @@ from grading import staff_report_urls as grading_staff_report_urls
 from grading import staff_skill_urls as grading_staff_skill_urls
 from grading import staff_urls as grading_staff_urls
 from grading import verify_views
+from promotion import staff_urls as promotion_staff_urls
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
 # pages that list students live in families (layer rule) and higher apps.
@@ -46,6 +47,7 @@ staff_urlpatterns = [
     *grading_staff_skill_urls.urlpatterns,
     *grading_staff_report_urls.urlpatterns,
     *grading_staff_document_urls.urlpatterns,
+    *promotion_staff_urls.urlpatterns,
 ]
 
 urlpatterns = [
