@@ -156,7 +156,7 @@ def measure(location, year, nxt, user) -> bool:
             started = time.perf_counter()
             run = services.run_preview(run=run, actor=user)
             written_s = time.perf_counter() - started
-            carried = sum((p.carry_amount for p in proposals), Decimal("0"))
+            carried = sum((p.carry_amount for p in proposals if p.outcome in ("promoted", "detained")), Decimal("0"))
             print(f"\npreview of {location.name}: {len(proposals):,} students, {carried:,.2f} to carry")
             print(f"  selectors.preview   {preview_s:6.2f} s   {len(queries.captured_queries)} queries")
             print(f"  run_preview         {written_s:6.2f} s   (the preview computed again and written)")

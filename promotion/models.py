@@ -30,6 +30,7 @@ class Outcome(models.TextChoices):
 
 
 RECORDED_OUTCOMES = ["promoted", "detained", "graduated", "left"]
+CONTINUING = ("promoted", "detained")  # who stays on: their balance follows them into the new year
 
 
 class PromotionRun(TrackedModel):
@@ -121,8 +122,8 @@ class PromotionProposal(models.Model):
     attendance_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     results_failed = models.PositiveSmallIntegerField(default=0)
     result_average = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    carry_amount = money_field(default=0)
-    invoices = models.JSONField(default=list, blank=True, help_text='[{"number": ..., "balance": "..."}] to carry.')
+    carry_amount = money_field(default=0, help_text="What the student owes on open invoices (carried if they stay on).")
+    invoices = models.JSONField(default=list, blank=True, help_text='[{"number": ..., "balance": "..."}] open.')
     override_outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     override_reason = models.CharField(max_length=300, blank=True)
     overridden_by = models.ForeignKey(
@@ -150,6 +151,12 @@ class PromotionProposal(models.Model):
     @property
     def final_outcome(self) -> str:
         return self.override_outcome or self.outcome
+
+    @property
+    def carried(self):
+        """What the run carries for this student: their open balance if they stay on
+        (promoted or detained), else nothing (``carry_amount`` is what they owe)."""
+        return self.carry_amount if self.final_outcome in CONTINUING else 0
 
 
 class PromotionRecord(TimeStampedModel):

@@ -13,7 +13,7 @@ from attendance.models import AttendanceRecord
 from attendance.selectors import Summary, default_threshold, status_counts
 from finance.models import FinancePolicy, Invoice, StudentAccount
 from grading.models import Result
-from promotion.models import Outcome, PromotionProposal, PromotionRecord, PromotionRun
+from promotion.models import CONTINUING, Outcome, PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
 
 CENT = Decimal("0.01")
@@ -186,7 +186,7 @@ def summary(proposals) -> list[GradeSummary]:
         grade = str(p.from_grade) if p.from_grade is not None else "No grade"
         entry = by_grade.setdefault(grade, GradeSummary(grade=grade, counts=defaultdict(int), carried=Decimal("0.00")))
         entry.counts[outcome] += 1
-        if outcome not in (Outcome.SKIPPED,):
+        if outcome in CONTINUING:  # only who stays on carries a balance into the new year
             entry.carried += p.carry_amount
     return list(by_grade.values())
 
@@ -200,3 +200,21 @@ def run_list(*, user) -> QuerySet[PromotionRun]:
 
 def proposal_list(run: PromotionRun) -> QuerySet[PromotionProposal]:
     return run.proposals.select_related("student", "from_grade", "to_grade", "overridden_by")
+
+
+def run_record_list(run: PromotionRun) -> QuerySet[PromotionRecord]:
+    """What a run did, one record per student, by grade and name."""
+    return (
+        PromotionRecord.objects.filter(run=run)
+        .select_related("student", "from_grade", "to_grade", "from_year", "to_year", "approved_by")
+        .order_by("from_grade__order", "student__last_name", "student__first_name", "pk")
+    )
+
+
+def student_record_list(student) -> QuerySet[PromotionRecord]:
+    """A student's promotion records, newest first."""
+    return (
+        PromotionRecord.objects.filter(student=student)
+        .select_related("from_grade", "to_grade", "from_year", "to_year", "approved_by")
+        .order_by("-created_at", "pk")
+    )

@@ -24,7 +24,7 @@ from enrollment.services import enrollment_complete
 from finance.models import Invoice
 from finance.services import invoice_carry_forward
 from promotion import selectors
-from promotion.models import Outcome, PromotionProposal, PromotionRecord, PromotionRun
+from promotion.models import CONTINUING, Outcome, PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
 from students.services import student_change_status
 
@@ -211,7 +211,6 @@ def preview_job(job: Job, progress: Progress) -> JobResult:
 # --- the execution --------------------------------------------------------------------------
 
 CHUNK = 200  # students a progress report and a cancellation check cover
-CONTINUING = (Outcome.PROMOTED, Outcome.DETAINED)  # who stays: their balance follows them
 
 
 @transaction.atomic
@@ -248,7 +247,7 @@ def _carry(student: Student, *, run: PromotionRun, proposal: PromotionProposal, 
 
 @transaction.atomic
 def student_promote(*, run: PromotionRun, proposal: PromotionProposal, actor) -> PromotionRecord | None:
-    """One student of an approved run, in one transaction (seed 002's sequence): lock the
+    """One student of an approved run, in one transaction (docs/rules.md, Promotion): lock the
     student; refuse a second promotion from the year (409 ``already_promoted``; the
     database refuses it too) and a grade that moved since the preview (409
     ``grade_mismatch``); carry open balances forward (promoted and detained students);

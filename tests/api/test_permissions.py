@@ -374,6 +374,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     from tests.grading.test_api import grading_operations_covered
     from tests.grading.test_document_api import document_operations_covered
     from tests.grading.test_report_card_api import report_card_operations_covered
+    from tests.promotion.test_api import promotion_operations_covered
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = {
@@ -391,6 +392,7 @@ def test_every_api_operation_is_in_the_matrix(world):
     covered |= grading_operations_covered()  # tests/grading/test_api.py
     covered |= report_card_operations_covered()  # tests/grading/test_report_card_api.py
     covered |= document_operations_covered()  # tests/grading/test_document_api.py
+    covered |= promotion_operations_covered()  # tests/promotion/test_api.py
     # the token endpoint has its own tests (test_auth.py): anybody may call it
     missing = operations - covered - {("post", "/api/v1/auth/token/")}
     assert not missing, f"operations without a permission-matrix row: {sorted(missing)}"

@@ -263,3 +263,17 @@ def test_the_admin_shows_runs_and_records_read_only(client, previewed, years, sc
         assert client.get(reverse(f"admin:promotion_{name}_add")).status_code == 403
     page = client.get(reverse("admin:promotion_promotionrun_change", args=[previewed.pk]))
     assert page.status_code == 200 and school["promoted"].last_name in page.content.decode()
+
+
+def test_only_who_stays_on_carries_in_the_summary(location, years, clerk, school):
+    """Able (promoted) and the withdrawn Cole owe; only Able's balance is carried."""
+    old, new = years
+    cashier = admin_user(username="cashier")
+    issue(school["promoted"], "100.00", actor=cashier)
+    issue(school["left"], "70.00", actor=cashier)
+    run = services.run_create(location=location, from_year=old, to_year=new, actor=clerk)
+    run = services.run_preview(run=run, actor=clerk)
+    cole = PromotionProposal.objects.get(run=run, student=school["left"])
+    assert cole.final_outcome == "left" and cole.carry_amount == Decimal("70.00") and cole.carried == 0
+    rows = {s.grade: s for s in selectors.summary(selectors.proposal_list(run))}
+    assert rows["Grade 1"].carried == Decimal("100.00")
