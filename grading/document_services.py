@@ -165,7 +165,7 @@ def issue_document(
     issued_at = (issued_at or timezone.now()).replace(microsecond=0)
     content = documents.document_content(student, type=type, purpose=purpose, addressee=addressee)
     content["issued_on"] = timezone.localdate(issued_at).isoformat()
-    content["location"] = documents._location_facts(student.location)
+    content["location"] = documents.location_facts(student.location)
     document = IssuedDocument(
         type=type,
         student=student,

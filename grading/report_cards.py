@@ -292,6 +292,21 @@ def write_atomically(target: Path, content: bytes) -> None:
         raise
 
 
+def zip_atomically(archive: Path, paths: list[Path]) -> None:
+    """One ZIP of ``paths`` (by their names) at ``archive``, written beside it and then
+    renamed, as ``write_atomically`` writes a file."""
+    handle, temporary = tempfile.mkstemp(dir=archive.parent, prefix=".part-")
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as bundle:
+            for path in paths:
+                bundle.write(path, arcname=path.name)
+        os.replace(temporary, archive)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def report_cards_job(job: Job, progress: Progress) -> JobResult:
     """The job's handler: one PDF per student into the job's folder, progress after each,
     an error recorded per student without stopping the others; then one ZIP. Run again
@@ -327,16 +342,7 @@ def report_cards_job(job: Job, progress: Progress) -> JobResult:
     if students and not made:
         raise RuntimeError("No report card could be made: see the errors.")
     archive = job_folder(job) / f"{slugify(job.title) or 'report-cards'}.zip"
-    handle, temporary = tempfile.mkstemp(dir=archive.parent, prefix=".part-")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as bundle:
-            for path in made:
-                bundle.write(path, arcname=path.name)
-        os.replace(temporary, archive)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    zip_atomically(archive, made)
     shutil.rmtree(folder, ignore_errors=True)
     message = f"{len(made)} report card{'s' if len(made) != 1 else ''} made"
     if errors:

@@ -89,44 +89,52 @@ def _refused(request, document_request, conflict: Conflict):
     return redirect("staff:grading-document-request", pk=document_request.pk)
 
 
+def _decide(request, pk, form_class, form_name: str, decide, done: str):
+    """Approve or reject from the request's page: the form's errors and the service's
+    bad input on the form (400), its refusal (409) as a message, else ``done``."""
+    document_request = _request_or_404(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            decide(document_request, form.cleaned_data)
+        except Conflict as conflict:
+            return _refused(request, document_request, conflict)
+        except ValidationError as invalid:
+            add_service_errors(form, invalid)
+        else:
+            messages.success(request, f"{_label(document_request)} {done}")
+            return redirect("staff:grading-document-request", pk=document_request.pk)
+    return _request_page(request, document_request, **{form_name: form}, status=400)
+
+
 @require_POST
 @staff_permission_required(CHANGE)
 def document_request_approve_view(request, pk):
-    document_request = _request_or_404(request, pk)
-    form = ApproveForm(request.POST)
-    if not form.is_valid():
-        return _request_page(request, document_request, approve_form=form, status=400)
-    try:
-        document_services.document_request_approve(
-            request=document_request, actor=request.user, notes=form.cleaned_data["notes"]
-        )
-    except Conflict as conflict:
-        return _refused(request, document_request, conflict)
-    except ValidationError as invalid:
-        add_service_errors(form, invalid)
-        return _request_page(request, document_request, approve_form=form, status=400)
-    messages.success(request, f"{_label(document_request)} approved.")
-    return redirect("staff:grading-document-request", pk=document_request.pk)
+    return _decide(
+        request,
+        pk,
+        ApproveForm,
+        "approve_form",
+        lambda document_request, data: document_services.document_request_approve(
+            request=document_request, actor=request.user, notes=data["notes"]
+        ),
+        "approved.",
+    )
 
 
 @require_POST
 @staff_permission_required(CHANGE)
 def document_request_reject_view(request, pk):
-    document_request = _request_or_404(request, pk)
-    form = RejectForm(request.POST)
-    if not form.is_valid():
-        return _request_page(request, document_request, reject_form=form, status=400)
-    try:
-        document_services.document_request_reject(
-            request=document_request, actor=request.user, reason=form.cleaned_data["reason"]
-        )
-    except Conflict as conflict:
-        return _refused(request, document_request, conflict)
-    except ValidationError as invalid:
-        add_service_errors(form, invalid)
-        return _request_page(request, document_request, reject_form=form, status=400)
-    messages.success(request, f"{_label(document_request)} rejected; the family is told why.")
-    return redirect("staff:grading-document-request", pk=document_request.pk)
+    return _decide(
+        request,
+        pk,
+        RejectForm,
+        "reject_form",
+        lambda document_request, data: document_services.document_request_reject(
+            request=document_request, actor=request.user, reason=data["reason"]
+        ),
+        "rejected; the family is told why.",
+    )
 
 
 @require_POST

@@ -164,53 +164,43 @@ def _refused(request, run, conflict: Conflict):
     return redirect("staff:promotion-run", pk=run.pk)
 
 
+def _run_action(request, pk, service, done: str):
+    """One POST button of a run's page: the service's refusal (409) as a message, else
+    ``done``; back to the run's page either way."""
+    run = _run_or_404(request, pk)
+    try:
+        service(run=run, actor=request.user)
+    except Conflict as conflict:
+        return _refused(request, run, conflict)
+    messages.success(request, done)
+    return redirect("staff:promotion-run", pk=run.pk)
+
+
 @require_POST
 @staff_permission_required(CHANGE)
 def run_preview_view(request, pk):
     """Write the preview in the background; the run's page shows the job's progress."""
-    run = _run_or_404(request, pk)
-    try:
-        services.run_preview_start(run=run, actor=request.user)
-    except Conflict as conflict:
-        return _refused(request, run, conflict)
-    messages.success(request, "The preview is being made; its progress is shown below.")
-    return redirect("staff:promotion-run", pk=run.pk)
+    return _run_action(
+        request, pk, services.run_preview_start, "The preview is being made; its progress is shown below."
+    )
 
 
 @require_POST
 @staff_permission_required(APPROVE)
 def run_approve_view(request, pk):
-    run = _run_or_404(request, pk)
-    try:
-        services.run_approve(run=run, actor=request.user)
-    except Conflict as conflict:
-        return _refused(request, run, conflict)
-    messages.success(request, "Run approved. Start it to promote the students.")
-    return redirect("staff:promotion-run", pk=run.pk)
+    return _run_action(request, pk, services.run_approve, "Run approved. Start it to promote the students.")
 
 
 @require_POST
 @staff_permission_required(APPROVE)
 def run_start_view(request, pk):
-    run = _run_or_404(request, pk)
-    try:
-        services.run_start(run=run, actor=request.user)
-    except Conflict as conflict:
-        return _refused(request, run, conflict)
-    messages.success(request, "The run has started; its progress is shown below.")
-    return redirect("staff:promotion-run", pk=run.pk)
+    return _run_action(request, pk, services.run_start, "The run has started; its progress is shown below.")
 
 
 @require_POST
 @staff_permission_required(CHANGE)
 def run_cancel_view(request, pk):
-    run = _run_or_404(request, pk)
-    try:
-        services.run_cancel(run=run, actor=request.user)
-    except Conflict as conflict:
-        return _refused(request, run, conflict)
-    messages.success(request, "Run cancelled.")
-    return redirect("staff:promotion-run", pk=run.pk)
+    return _run_action(request, pk, services.run_cancel, "Run cancelled.")
 
 
 @staff_permission_required(OVERRIDE)
