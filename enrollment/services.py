@@ -464,6 +464,53 @@ def enrollment_complete(*, enrollment: Enrollment, actor, end_date: date | None 
     return enrollment
 
 
+@transaction.atomic
+def enrollments_complete_for_year(*, student_ids, academic_year, end_date: date, actor) -> int:
+    """``enrollment_complete`` for every active enrollment of many (locked) students in
+    the terms of ``academic_year`` (the year-end promotion's chunk), in a fixed number of
+    queries: sections locked in primary-key order, then the enrollments; each ends on
+    ``end_date`` with its history row, and a freed seat is offered where someone waits.
+    An enrollment starting after ``end_date`` is a ``ValidationError``, as for one."""
+    active = Enrollment.objects.active().filter(
+        student_id__in_array=list(student_ids), term__academic_year=academic_year
+    )
+    section_ids = sorted({str(pk) for pk in active.values_list("section_id", flat=True)})
+    if not section_ids:
+        return 0
+    sections = list(
+        Section.objects.select_for_update(of=("self",)).filter(pk__in=section_ids).select_related("term").order_by("pk")
+    )
+    enrollments = list(active.select_for_update(of=("self",)).order_by("pk"))
+    late = [e for e in enrollments if e.start_date and e.start_date > end_date]
+    if late:
+        raise ValidationError({"end_date": [f"The end date cannot be before the start ({late[0].start_date})."]})
+    now, user = timezone.now(), actor if actor is not None and actor.is_authenticated else None
+    for enrollment in enrollments:
+        enrollment.status, enrollment.end_date, enrollment.status_reason = Enrollment.Status.COMPLETED, end_date, ""
+        enrollment.updated_at = now
+        if user is not None:
+            enrollment.updated_by = user
+    Enrollment.objects.filter(pk__in=[e.pk for e in enrollments]).update(
+        status=Enrollment.Status.COMPLETED,
+        end_date=end_date,
+        status_reason="",
+        updated_at=now,
+        **({"updated_by": user} if user is not None else {}),
+    )
+    Enrollment.history.bulk_history_create(
+        enrollments, update=True, default_user=user, default_change_reason="Completed", default_date=now
+    )
+    waiting = set(
+        WaitlistEntry.objects.filter(section_id__in=section_ids, status=WaitlistEntry.Status.WAITING).values_list(
+            "section_id", flat=True
+        )
+    )
+    for section in sections:
+        if section.pk in waiting:
+            _offer_free_seats(section, actor=actor, now=now)
+    return len(enrollments)
+
+
 DEPARTURE_REASONS = {
     "withdrawn": "The student was withdrawn",
     "graduated": "The student graduated",

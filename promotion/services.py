@@ -3,26 +3,30 @@ student's proposed outcome, written as the run's proposals and nothing else), ov
 student by student with a reason, approved by someone other than the creator. Each step
 locks the run's row, so two clerks never move it twice.
 
-The execution (``run_start``, then ``run_job`` in the background): each student in one
-transaction (``student_promote``), chunked with progress; a second promotion of a student
-from the same year is refused (and the database refuses it), so a run interrupted by a
-killed worker is simply run again.
+The execution (``run_start``, then ``run_job`` in the background) works chunk by chunk,
+each chunk set-based in one transaction (``_promote_chunk``: a fixed number of queries
+whatever the number of students), with progress after each; should a chunk fail as a
+whole, its students are promoted one by one (``student_promote``, the same sequence per
+student) so that one student's error is recorded and the others go on. A second
+promotion of a student from the same year is refused (and the database refuses it), so a
+run interrupted by a killed worker is simply run again.
 """
 
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from academy.common.exceptions import Conflict
 from academy.common.services import validated_save
 from academy.jobs import JobResult, Progress, job_start
 from academy.models import AcademicYear, GradeLevel, Job, Location
 from enrollment.models import Enrollment
-from enrollment.services import enrollment_complete
+from enrollment.services import enrollment_complete, enrollments_complete_for_year
 from finance.models import Invoice
-from finance.services import invoice_carry_forward
+from finance.services import invoice_carry_forward, invoices_carry_forward
 from promotion import selectors
 from promotion.models import CONTINUING, Outcome, PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
@@ -210,7 +214,7 @@ def preview_job(job: Job, progress: Progress) -> JobResult:
 
 # --- the execution --------------------------------------------------------------------------
 
-CHUNK = 200  # students a progress report and a cancellation check cover
+CHUNK = 500  # students a transaction, a progress report and a cancellation check cover
 
 
 @transaction.atomic
@@ -316,16 +320,161 @@ def _notify(record_pk: str, lines: list) -> None:
     task_queue(notify_promotion, record_pk, lines)
 
 
+def _notify_many(items: list) -> None:
+    from academy.common.background import task_queue
+    from promotion.tasks import notify_promotions
+
+    task_queue(notify_promotions, items)
+
+
+def _carried_from(proposal: PromotionProposal, to_grade) -> str:
+    return f"Carried forward from {proposal.from_grade or 'no grade'} to {to_grade or proposal.from_grade}"
+
+
+def _record(run: PromotionRun, proposal: PromotionProposal, student: Student, to_grade, carried) -> PromotionRecord:
+    outcome = proposal.final_outcome
+    return PromotionRecord(
+        student=student,
+        run=run,
+        from_year=run.from_year,
+        to_year=run.to_year,
+        from_grade=proposal.from_grade,
+        to_grade=to_grade if outcome in CONTINUING else None,
+        outcome=outcome,
+        attendance_percentage=proposal.attendance_percentage,
+        result_average=proposal.result_average,
+        approved_by=run.approved_by,
+        carried_amount=carried,
+        carry_status="carried_forward" if carried else "none",
+        notes=proposal.override_reason or proposal.reason,
+    )
+
+
+def _error(proposal: PromotionProposal, message: str) -> dict:
+    return {"item": str(proposal.student_id), "message": message[:300]}
+
+
+@transaction.atomic
+def _promote_chunk(*, run: PromotionRun, proposals: list, actor) -> list[dict]:
+    """``student_promote`` for a chunk of students at once, in one transaction and a
+    fixed number of queries: lock the students (primary-key order); leave out those this
+    run already did (a resumed run), and record as errors those promoted by another run
+    (``already_promoted``), gone (``student_not_found``) or moved since the preview
+    (``grade_mismatch``); carry the balances of those who stay on
+    (``finance.services.invoices_carry_forward``); move their grade and year and clear
+    their homeroom, one UPDATE per new grade; complete their enrollments of the year;
+    graduate the final grades (``student_change_status``: a departure's consequences);
+    write the records; tell the guardians after commit. Answers the errors."""
+    wanted = [p for p in proposals if p.final_outcome != Outcome.SKIPPED]
+    ids = [p.student_id for p in wanted]
+    students = {
+        s.pk: s
+        for s in Student.objects.select_for_update(of=("self",))
+        .select_related("grade_level")
+        .filter(pk__in_array=ids)
+        .order_by("pk")
+    }
+    done = dict(
+        PromotionRecord.objects.filter(
+            student_id__in_array=ids, from_year=run.from_year, corrects__isnull=True
+        ).values_list("student_id", "run_id")
+    )
+    errors, todo = [], []
+    for proposal in wanted:
+        student = students.get(proposal.student_id)
+        if student is None:
+            errors.append(_error(proposal, "The student no longer exists."))
+        elif proposal.student_id in done:
+            if done[proposal.student_id] != run.pk:
+                errors.append(_error(proposal, f"{student.full_name} was already promoted from {run.from_year}."))
+        elif student.grade_level_id != proposal.from_grade_id:
+            errors.append(
+                _error(
+                    proposal,
+                    f"{student.full_name} is in {student.grade_level or 'no grade'} now, not {proposal.from_grade}.",
+                )
+            )
+        else:
+            todo.append((proposal, student))
+    staying = [(p, s) for p, s in todo if p.final_outcome in CONTINUING]
+    to_grades = {p.student_id: (p.to_grade if p.final_outcome == Outcome.PROMOTED else p.from_grade) for p, _s in todo}
+
+    carried: dict = {}
+    if run.carry_forward and staying:
+        descriptions = {p.student_id: _carried_from(p, to_grades[p.student_id]) for p, _s in staying}
+        for item in invoices_carry_forward(descriptions=descriptions, actor=actor, academic_year=run.to_year):
+            carried.setdefault(item.student_id, []).append(item)
+
+    now, user = timezone.now(), _user(actor)
+    by_grade: dict = {}
+    for proposal, student in staying:
+        to_grade = to_grades[proposal.student_id]
+        by_grade.setdefault(to_grade.pk if to_grade else None, []).append(student.pk)
+        student.grade_level, student.academic_year, student.homeroom = to_grade, run.to_year, ""
+        student.updated_at = now
+        student.updated_by = user or student.updated_by
+        student._change_reason = f"Promotion: {proposal.final_outcome}"
+    for grade_id, pks in by_grade.items():
+        Student.objects.filter(pk__in_array=pks).update(
+            grade_level_id=grade_id,
+            academic_year=run.to_year,
+            homeroom="",
+            updated_at=now,
+            **({"updated_by": user} if user else {}),
+        )
+    if staying:
+        Student.history.bulk_history_create([s for _p, s in staying], update=True, default_user=user, default_date=now)
+        enrollments_complete_for_year(
+            student_ids=[s.pk for _p, s in staying],
+            academic_year=run.from_year,
+            end_date=run.from_year.end_date,
+            actor=actor,
+        )
+    for proposal, student in todo:
+        if proposal.final_outcome == Outcome.GRADUATED:  # leaving: seats, waitlists, enrollments end with them
+            student_change_status(student=student, status=Student.Status.GRADUATED, actor=actor, reason="Graduated")
+
+    records, notices = [], []
+    for proposal, student in todo:
+        items = carried.get(proposal.student_id, [])
+        amount = sum((item.amount for item in items), Decimal("0.00"))
+        record = _record(run, proposal, student, to_grades[proposal.student_id], amount)
+        records.append(record)
+        lines = [{"from": i.old_number, "to": i.new_number, "amount": f"{i.amount:.2f}"} for i in items]
+        notices.append((str(record.pk), lines))
+    bulk_create_with_history(
+        records, PromotionRecord, batch_size=500, default_user=user, default_change_reason=f"Promotion run {run.pk}"
+    )
+    if notices:
+        transaction.on_commit(lambda: _notify_many(notices))
+    return errors
+
+
+def _promote_one_by_one(*, run: PromotionRun, proposals: list, actor) -> list[dict]:
+    errors = []
+    for proposal in proposals:
+        try:
+            student_promote(run=run, proposal=proposal, actor=actor)
+        except (Conflict, ValidationError) as error:
+            errors.append(_error(proposal, error.detail if isinstance(error, Conflict) else "; ".join(error.messages)))
+    return errors
+
+
 def run_job(job: Job, progress: Progress) -> JobResult:
-    """The run's handler: its students in chunks, each in its own transaction; one
-    student's error is recorded and the others go on. Cancelling stops it after the
-    current chunk. Run again (a killed worker) it finds the students already done by
+    """The run's handler: its students in chunks, each set-based in its own transaction
+    (``_promote_chunk``); a chunk that fails as a whole is done again student by student,
+    so one student's error is recorded and the others go on. Cancelling stops it after
+    the current chunk. Run again (a killed worker) it finds the students already done by
     their records and promotes nobody twice."""
     run = PromotionRun.objects.select_related("from_year", "to_year", "location", "approved_by").get(
         pk=job.params["run"]
     )
     actor = run.approved_by
-    proposals = list(PromotionProposal.objects.filter(run=run).select_related("from_grade", "to_grade").order_by("pk"))
+    proposals = list(
+        PromotionProposal.objects.filter(run=run)
+        .select_related("from_grade", "to_grade")
+        .order_by("from_grade__order", "from_grade_id", "pk")
+    )
     errors: list = []
     done = 0
     progress(0, total=len(proposals), failed=0, errors=[])
@@ -333,13 +482,12 @@ def run_job(job: Job, progress: Progress) -> JobResult:
         state = PromotionRun.objects.filter(pk=run.pk).values_list("state", flat=True).first()
         if state == PromotionRun.State.CANCELLED:
             return JobResult(message=f"Cancelled after {done} of {len(proposals)} students.")
-        for proposal in proposals[start : start + CHUNK]:
-            try:
-                student_promote(run=run, proposal=proposal, actor=actor)
-            except (Conflict, ValidationError) as error:
-                message = error.detail if isinstance(error, Conflict) else "; ".join(error.messages)
-                errors.append({"item": str(proposal.student_id), "message": message[:300]})
-            done += 1
+        chunk = proposals[start : start + CHUNK]
+        try:
+            errors += _promote_chunk(run=run, proposals=chunk, actor=actor)
+        except (Conflict, ValidationError, IntegrityError):
+            errors += _promote_one_by_one(run=run, proposals=chunk, actor=actor)
+        done += len(chunk)
         progress(done, failed=len(errors), errors=errors)
         PromotionRun.objects.filter(pk=run.pk).update(done=done, failed_count=len(errors), updated_at=timezone.now())
     finished = (

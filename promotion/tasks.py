@@ -51,3 +51,10 @@ def notify_promotion(record_id: str, lines: list) -> int:
         dedupe_key=f"student_promoted:{record.pk}",
     )
     return len(result.created)
+
+
+@shared_task(name="promotion.notify_promotions")
+def notify_promotions(items: list) -> int:
+    """``notify_promotion`` for a chunk of a run's records (``[record id, lines]`` each):
+    one task per chunk instead of one per student."""
+    return sum(notify_promotion(record_id, lines) for record_id, lines in items)

@@ -9,6 +9,7 @@ from finance.services.invoices import (
     invoice_cancel,
     invoice_carry_forward,
     invoice_issue,
+    invoices_carry_forward,
     invoices_mark_overdue,
 )
 from finance.services.payments import (
@@ -32,6 +33,7 @@ __all__ = [
     "invoice_cancel",
     "invoice_carry_forward",
     "invoice_issue",
+    "invoices_carry_forward",
     "invoices_mark_overdue",
     "payment_record",
     "payment_reverse",

@@ -6,15 +6,25 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from academy.common.exceptions import Conflict
 from academy.common.money import money, money_parse
-from academy.common.numbering import INVOICE_NUMBERS, number_next
+from academy.common.numbering import INVOICE_NUMBERS, number_block, number_next
 from academy.common.services import record_history
 from families.selectors import guardian_billed_for
-from finance.models import FeeStructure, FeeType, Invoice, InvoiceLine, LedgerEntry, PaymentAllocation, SessionPackage
+from finance.models import (
+    FeeStructure,
+    FeeType,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    PaymentAllocation,
+    SessionPackage,
+    StudentAccount,
+)
 from finance.services.ledger import (
     ZERO,
     accounts_lock,
@@ -296,3 +306,122 @@ def invoice_carry_forward(
         description=said,
         carried_from=invoice,
     )
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One balance carried by ``invoices_carry_forward``: the old and the new invoice."""
+
+    student_id: object
+    old_number: str
+    new_number: str
+    amount: Decimal
+
+
+@transaction.atomic
+def invoices_carry_forward(
+    *, descriptions: dict, actor, academic_year=None, issue_date: date | None = None
+) -> list[Carried]:
+    """``invoice_carry_forward`` for every open invoice of many students at once (the
+    year-end promotion's chunk): the same rows, in a fixed number of queries whatever
+    the number of students. ``descriptions``: student id -> what each new invoice says
+    ("Carried forward from Grade 4 to Grade 5"). Invoices already carried forward or
+    with nothing left to pay are left alone; a student without an open balance carries
+    nothing. Answers what was carried, oldest invoice first per student."""
+    student_ids = list(descriptions)
+    if not student_ids:
+        return []
+    can_carry = Invoice.statuses_that_can_become(Invoice.Status.CARRIED_FORWARD)
+    sources = [s for s in can_carry if s in Invoice.OPEN_STATUSES]
+    open_invoices = Invoice.objects.filter(
+        student_id__in_array=student_ids, status__in=sources, carried_to__isnull=True
+    )
+    owing = set(open_invoices.values_list("student_id", flat=True))
+    if not owing:
+        return []
+    accounts = accounts_lock(owing)  # the accounts first (the money services' order), then the invoices
+    invoices = [
+        invoice
+        for invoice in open_invoices.select_for_update(of=("self",))
+        .filter(student_id__in_array=list(owing))
+        .order_by("student_id", "issue_date", "invoice_number")
+        if money(invoice.balance) > ZERO
+    ]
+    if not invoices:
+        return []
+    issue_date = issue_date or timezone.localdate()
+    code, name = CARRY_FORWARD_FEE_TYPE
+    fee_type, _created = FeeType.objects.get_or_create(code=code, defaults={"name": name})
+    numbers = number_block(INVOICE_NUMBERS, len(invoices), on=issue_date)
+    now, today, user = timezone.now(), timezone.localdate(), actor_or_none(actor)
+    news, lines, entries, carried, counts = [], [], [], [], {}
+    for number, old in zip(numbers, invoices, strict=True):
+        balance = money(old.balance)
+        account = accounts[str(old.student_id)]
+        said = (
+            f"{descriptions[old.student_id]} ({old.invoice_number})"
+            if descriptions.get(old.student_id)
+            else f"{name} from {old.invoice_number}"
+        )[:300]
+        new = Invoice(
+            invoice_number=number,
+            student_id=old.student_id,
+            billed_to_id=old.billed_to_id,
+            location_id=old.location_id,
+            academic_year_id=academic_year.pk if academic_year else old.academic_year_id,
+            issue_date=issue_date,
+            due_date=issue_date + timedelta(days=14),
+            description=said,
+            carried_from=old,
+            total=balance,
+            created_by=user,
+            created_at=now,
+            updated_at=now,
+        )
+        invoice_refresh_status(new, today=today)
+        line = InvoiceLine(
+            invoice=new, fee_type=fee_type, description=said[:200], quantity=1, unit_amount=balance, amount=balance
+        )
+        for invoice, amount, what, line_of in (
+            (old, -balance, f"{old.invoice_number}: balance carried forward", None),
+            (new, balance, f"{number}: {line.description}", line),
+        ):
+            entries.append(
+                LedgerEntry(
+                    account=account,
+                    seq=account.entry_count + 1,
+                    kind=LedgerEntry.Kind.CARRY_FORWARD,
+                    amount=amount,
+                    balance_before=account.balance,
+                    balance_after=account.balance + amount,
+                    effective_date=issue_date,
+                    description=what[:300],
+                    invoice=invoice,
+                    invoice_line=line_of,
+                    created_by=user,
+                )
+            )
+            account.balance, account.entry_count = account.balance + amount, account.entry_count + 1
+        counts[account.pk] = counts.get(account.pk, 0) + 2
+        old.status, old.paid_date, old.updated_at = Invoice.Status.CARRIED_FORWARD, None, now
+        news.append(new)
+        lines.append(line)
+        carried.append(Carried(old.student_id, old.invoice_number, number, balance))
+    Invoice.objects.filter(pk__in_array=[old.pk for old in invoices]).update(
+        status=Invoice.Status.CARRIED_FORWARD, paid_date=None, updated_at=now
+    )
+    Invoice.history.bulk_history_create(
+        invoices, update=True, default_user=user, default_change_reason="Balance carried forward", default_date=now
+    )
+    bulk_create_with_history(news, Invoice, batch_size=500, default_user=user, default_change_reason="Issued")
+    InvoiceLine.objects.bulk_create(lines, batch_size=1000)
+    LedgerEntry.objects.bulk_create(entries, batch_size=1000)
+    by_count: dict = {}  # balances do not move: each account gains two entries per invoice carried
+    for pk, count in counts.items():
+        by_count.setdefault(count, []).append(pk)
+    for count, pks in by_count.items():
+        StudentAccount.objects.filter(pk__in_array=pks).update(entry_count=F("entry_count") + count, updated_at=now)
+    credited = PaymentAllocation.objects.filter(student_id__in_array=student_ids, invoice__isnull=True)
+    for row in credited.values("student_id").annotate(credit=Sum("amount")).filter(credit__gt=0):
+        credit_apply(student_id=row["student_id"], actor=actor)
+    return carried

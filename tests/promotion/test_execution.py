@@ -4,20 +4,25 @@ unchanged, grades and years moved, the year's enrollments completed, graduates
 graduated, one student's error recorded without stopping the others, a run interrupted
 and run again promoting nobody twice, guardians told once."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from academy.common.exceptions import Conflict
 from academy.jobs import job_run
 from academy.models import Job
+from enrollment.models import Enrollment
 from finance.models import Invoice, StudentAccount
 from notifications.models import Notification
 from promotion import services
 from promotion.models import PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
-from tests.factories.academy import admin_user, parent_user
+from tests.factories.academy import SectionFactory, TermFactory, admin_user, parent_user
+from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentFactory
 from tests.factories.finance import issue
 
@@ -210,3 +215,82 @@ def test_a_cancelled_run_stops(location, years, clerk, principal, school):
     assert not PromotionRecord.objects.exists()
     school["able"].refresh_from_db()  # the run's students were left untouched
     assert school["able"].grade_level.name == "Grade 1"
+
+
+def _class_of(count, location, years, grade, section):
+    """``count`` students of ``grade`` enrolled in ``section``, each owing one invoice."""
+    old, _new = years
+    cashier = admin_user(username=f"cashier{count}")
+    pupils = []
+    for _ in range(count):
+        pupil = StudentFactory(location=location, grade_level=grade, academic_year=old, homeroom="A")
+        EnrollmentFactory(student=pupil, section=section)
+        issue(pupil, "25.00", actor=cashier)
+        pupils.append(pupil)
+    return pupils
+
+
+def _chunk_queries(run, principal, pupils):
+    proposals = list(
+        PromotionProposal.objects.filter(run=run, student__in=pupils).select_related("from_grade", "to_grade")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        errors = services._promote_chunk(run=run, proposals=proposals, actor=principal)
+    assert errors == []
+    return len(queries)
+
+
+def test_a_chunk_costs_the_same_queries_for_3_students_as_for_12(location, years, grades, clerk, principal):
+    """Set-based: carrying, moving, completing enrollments and recording a chunk of
+    students is a fixed number of queries, not a number per student."""
+    old, new = years
+    first, second, _third = grades
+    section = SectionFactory(location=location, term=TermFactory(academic_year=old))
+    section.capacity = 40
+    section.save()
+    warm = _class_of(2, location, years, first, section)
+    small = _class_of(3, location, years, first, section)
+    large = _class_of(12, location, years, first, section)
+    run = approved(location, years, clerk, principal)
+    _chunk_queries(run, principal, warm)  # the first creates the carry-forward fee type and the year's number series
+    assert _chunk_queries(run, principal, small) == _chunk_queries(run, principal, large)
+    for pupil in small + large:
+        pupil.refresh_from_db()
+        assert (pupil.grade_level, pupil.academic_year, pupil.homeroom) == (second, new, "")
+        record = PromotionRecord.objects.get(student=pupil, from_year=old)
+        assert record.carried_amount == Decimal("25.00") and record.carry_status == "carried_forward"
+        (carried,) = Invoice.objects.filter(student=pupil, carried_from__isnull=False)
+        assert carried.total == Decimal("25.00") and carried.academic_year == new
+        assert carried.carried_from.status == Invoice.Status.CARRIED_FORWARD
+        assert "Carried forward from Grade 1 to Grade 2" in carried.description
+        assert carried.history.first().history_change_reason == "Issued"
+        assert carried.carried_from.history.first().history_change_reason == "Balance carried forward"
+    assert not Enrollment.objects.filter(student__in=small + large).exclude(status="completed").exists()
+    assert set(Enrollment.objects.filter(student__in=small).values_list("end_date", flat=True)) == {old.end_date}
+    call_command("verify_ledger")
+
+
+def test_a_chunk_that_fails_as_a_whole_is_done_student_by_student(
+    location, years, grades, clerk, principal, django_capture_on_commit_callbacks
+):
+    """An enrollment that starts after the year's end fails the set-based chunk; the run
+    then promotes its students one by one: that student's error is recorded, the others
+    are promoted, and nothing of the failed chunk is half written."""
+    old, _new = years
+    first, second, _third = grades
+    section = SectionFactory(location=location, term=TermFactory(academic_year=old))
+    pupils = _class_of(3, location, years, first, section)
+    late = Enrollment.objects.get(student=pupils[0])
+    Enrollment.objects.filter(pk=late.pk).update(start_date=old.end_date + datetime.timedelta(days=3))
+    run = approved(location, years, clerk, principal)
+    job = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    assert job.state == "completed" and job.failed_count == 1
+    assert job.errors[0]["item"] == str(pupils[0].pk) and "end date" in job.errors[0]["message"]
+    pupils[0].refresh_from_db()
+    assert pupils[0].grade_level == first and not PromotionRecord.objects.filter(student=pupils[0]).exists()
+    assert not Invoice.objects.filter(student=pupils[0], carried_from__isnull=False).exists()
+    for pupil in pupils[1:]:
+        pupil.refresh_from_db()
+        assert pupil.grade_level == second
+        assert PromotionRecord.objects.get(student=pupil).carried_amount == Decimal("25.00")
+    call_command("verify_ledger")
