@@ -10,7 +10,7 @@ class EnrollmentConfig(AppConfig):
         from academy.signals import section_capacity_raised
         from enrollment import receivers
         from students.models import Student
-        from students.signals import student_left
+        from students.signals import student_left, students_left
 
         section_capacity_raised.connect(
             receivers.offer_seats_after_capacity_raise,
@@ -21,4 +21,9 @@ class EnrollmentConfig(AppConfig):
             receivers.end_enrollments_of_departed_student,
             sender=Student,
             dispatch_uid="enrollment_end_enrollments_of_departed_student",
+        )
+        students_left.connect(
+            receivers.end_enrollments_of_departed_students,
+            sender=Student,
+            dispatch_uid="enrollment_end_enrollments_of_departed_students",
         )

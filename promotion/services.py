@@ -30,7 +30,7 @@ from finance.services import invoice_carry_forward, invoices_carry_forward
 from promotion import selectors
 from promotion.models import CONTINUING, Outcome, PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
-from students.services import student_change_status
+from students.services import student_change_status, students_graduate
 
 APPROVE_PERMISSION = "promotion.approve_promotionrun"
 EDITABLE = (PromotionRun.State.DRAFT, PromotionRun.State.PREVIEWED)
@@ -286,11 +286,12 @@ def student_promote(*, run: PromotionRun, proposal: PromotionProposal, actor) ->
     if outcome in CONTINUING:
         student.grade_level, student.academic_year, student.homeroom = to_grade, run.to_year, ""
         validated_save(student, actor=actor, reason=f"Promotion: {outcome}")
+    if outcome in (*CONTINUING, Outcome.GRADUATED):
         for enrollment in Enrollment.objects.filter(
             student=student, term__academic_year=run.from_year, status__in=Enrollment.ACTIVE_STATUSES
         ):
             enrollment_complete(enrollment=enrollment, actor=actor, end_date=run.from_year.end_date)
-    elif outcome == Outcome.GRADUATED:
+    if outcome == Outcome.GRADUATED:
         student_change_status(student=student, status=Student.Status.GRADUATED, actor=actor, reason="Graduated")
     record = PromotionRecord(
         student=student,
@@ -362,9 +363,11 @@ def _promote_chunk(*, run: PromotionRun, proposals: list, actor) -> list[dict]:
     (``already_promoted``), gone (``student_not_found``) or moved since the preview
     (``grade_mismatch``); carry the balances of those who stay on
     (``finance.services.invoices_carry_forward``); move their grade and year and clear
-    their homeroom, one UPDATE per new grade; complete their enrollments of the year;
-    graduate the final grades (``student_change_status``: a departure's consequences);
-    write the records; tell the guardians after commit. Answers the errors."""
+    their homeroom, one UPDATE per new grade; complete the year's enrollments of those
+    who stay on and of those who graduate; graduate the final grades
+    (``students.services.students_graduate``, with what a departure ends: later places,
+    waitlists, make-ups); write the records; tell the guardians after commit. Answers
+    the errors."""
     wanted = [p for p in proposals if p.final_outcome != Outcome.SKIPPED]
     ids = [p.student_id for p in wanted]
     students = {
@@ -424,15 +427,14 @@ def _promote_chunk(*, run: PromotionRun, proposals: list, actor) -> list[dict]:
         )
     if staying:
         Student.history.bulk_history_create([s for _p, s in staying], update=True, default_user=user, default_date=now)
-        enrollments_complete_for_year(
-            student_ids=[s.pk for _p, s in staying],
-            academic_year=run.from_year,
-            end_date=run.from_year.end_date,
-            actor=actor,
-        )
-    for proposal, student in todo:
-        if proposal.final_outcome == Outcome.GRADUATED:  # leaving: seats, waitlists, enrollments end with them
-            student_change_status(student=student, status=Student.Status.GRADUATED, actor=actor, reason="Graduated")
+    graduating = [s for p, s in todo if p.final_outcome == Outcome.GRADUATED]
+    enrollments_complete_for_year(
+        student_ids=[s.pk for _p, s in staying] + [s.pk for s in graduating],
+        academic_year=run.from_year,
+        end_date=run.from_year.end_date,
+        actor=actor,
+    )
+    students_graduate(students=graduating, actor=actor)  # and what leaving ends: later places, make-ups
 
     records, notices = [], []
     for proposal, student in todo:

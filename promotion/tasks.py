@@ -1,5 +1,6 @@
 from celery import shared_task
 from django.db.models import Prefetch
+from django.urls import reverse
 
 from families.models import StudentGuardian
 from families.selectors import guardian_recipient
@@ -29,28 +30,40 @@ def notify_promotion(record_id: str, lines: list) -> int:
     )
     if record is None:
         return 0
-    recipients = [guardian_recipient(link.guardian, link=link) for link in record.student.notified_links]
-    recipients = [r for r in recipients if r.channels or r.user is not None]
-    if not recipients:
-        return 0
-    result = notify(
-        kind="student_promoted",
-        recipients=recipients,
-        context={
-            "student_name": record.student.full_name,
-            "outcome": record.outcome,
-            "from_grade": str(record.from_grade or ""),
-            "to_grade": str(record.to_grade or ""),
-            "year": str(record.to_year),
-            "carried": f"{record.carried_amount:.2f}" if record.carried_amount else "",
-            "lines": lines,
-        },
-        metadata={"promotion_record": str(record.pk), "student": str(record.student_id)},
-        location=record.student.location,
-        type=Notification.Type.INFO,
-        dedupe_key=f"student_promoted:{record.pk}",
-    )
-    return len(result.created)
+    context = {
+        "student_name": record.student.full_name,
+        "outcome": record.outcome,
+        "from_grade": str(record.from_grade or ""),
+        "to_grade": str(record.to_grade or ""),
+        "year": str(record.to_year),
+        "carried": "",
+        "lines": [],
+    }
+    paying, others = [], []  # the money goes only to who pays for the child (as on the money pages)
+    for link in record.student.notified_links:
+        recipient = guardian_recipient(link.guardian, link=link)
+        if recipient.channels or recipient.user is not None:
+            (paying if link.is_financially_responsible else others).append(recipient)
+    money = {"carried": f"{record.carried_amount:.2f}" if record.carried_amount else "", "lines": lines}
+    created = 0
+    for recipients, said, key in (
+        (paying, {**context, **money}, f"student_promoted:{record.pk}"),
+        (others, context, f"student_promoted:{record.pk}"),
+    ):
+        if not recipients:
+            continue
+        result = notify(
+            kind="student_promoted",
+            recipients=recipients,
+            context=said,
+            metadata={"promotion_record": str(record.pk), "student": str(record.student_id)},
+            location=record.student.location,
+            type=Notification.Type.INFO,
+            action_url=reverse("portal:child-promotions", args=[record.student_id]),
+            dedupe_key=key,
+        )
+        created += len(result.created)
+    return created
 
 
 @shared_task(name="promotion.notify_promotions")

@@ -14,6 +14,12 @@ from django.dispatch import Signal
 # revokes their unused make-up credits.
 student_left = Signal()
 
+# Sent by ``students.services.students_graduate`` for many students at once (a year-end
+# promotion's chunk), with ``students`` (a list), ``actor``, ``departure``, ``reason``
+# and ``on``: each receiver does for every student what it does on ``student_left``,
+# first asking in one query which of them have anything to end.
+students_left = Signal()
+
 WITHDRAWN = "withdrawn"
 GRADUATED = "graduated"
 DELETED = "deleted"

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from academy.common.exceptions import Conflict
 from academy.jobs import job_run
@@ -22,7 +23,7 @@ from promotion import services
 from promotion.models import PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
 from tests.factories.academy import SectionFactory, TermFactory, admin_user, parent_user
-from tests.factories.enrollment import EnrollmentFactory
+from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
 from tests.factories.families import GuardianFactory, StudentFactory
 from tests.factories.finance import issue
 
@@ -248,12 +249,24 @@ def test_a_chunk_costs_the_same_queries_for_3_students_as_for_12(location, years
     section = SectionFactory(location=location, term=TermFactory(academic_year=old))
     section.capacity = 40
     section.save()
-    warm = _class_of(2, location, years, first, section)
+    third = grades[2]
+    warm = _class_of(2, location, years, first, section) + _class_of(1, location, years, third, section)
     small = _class_of(3, location, years, first, section)
+    small_leaving = _class_of(1, location, years, third, section)
     large = _class_of(12, location, years, first, section)
+    large_leaving = _class_of(4, location, years, third, section)
     run = approved(location, years, clerk, principal)
     _chunk_queries(run, principal, warm)  # the first creates the carry-forward fee type and the year's number series
-    assert _chunk_queries(run, principal, small) == _chunk_queries(run, principal, large)
+    assert _chunk_queries(run, principal, small + small_leaving) == _chunk_queries(
+        run, principal, large + large_leaving
+    )
+    for pupil in small_leaving + large_leaving:
+        pupil.refresh_from_db()
+        assert pupil.status == Student.Status.GRADUATED and pupil.grade_level == third
+        assert PromotionRecord.objects.get(student=pupil).carried_amount == Decimal("0.00")
+        assert Invoice.objects.get(student=pupil).status != Invoice.Status.CARRIED_FORWARD  # graduates keep theirs
+        assert pupil.history.first().history_change_reason == "Graduated"
+    assert not Enrollment.objects.filter(student__in=small_leaving + large_leaving).exclude(status="completed").exists()
     for pupil in small + large:
         pupil.refresh_from_db()
         assert (pupil.grade_level, pupil.academic_year, pupil.homeroom) == (second, new, "")
@@ -294,3 +307,34 @@ def test_a_chunk_that_fails_as_a_whole_is_done_student_by_student(
         assert pupil.grade_level == second
         assert PromotionRecord.objects.get(student=pupil).carried_amount == Decimal("25.00")
     call_command("verify_ledger")
+
+
+def test_a_graduate_leaves_their_later_places_and_waitlists(
+    location, years, grades, clerk, principal, django_capture_on_commit_callbacks
+):
+    """Graduating in a chunk has a departure's consequences: an enrollment of a term not
+    yet started ends (never attended: withdrawn) and a waitlist place is removed; the year's
+    own enrollment is completed on the year's last day."""
+    old, new = years
+    third = grades[2]
+    section = SectionFactory(location=location, term=TermFactory(academic_year=old))
+    (leaver,) = _class_of(1, location, years, third, section)
+    soon = timezone.localdate() + datetime.timedelta(days=30)  # a term not yet started
+    later = SectionFactory(
+        location=location,
+        term=TermFactory(academic_year=new, start_date=soon, end_date=soon + datetime.timedelta(days=90)),
+    )
+    place = EnrollmentFactory(student=leaver, section=later, start_date=later.term.start_date)
+    full = SectionFactory(location=location, term=later.term)
+    waiting = WaitlistEntryFactory(student=leaver, section=full)
+    run = approved(location, years, clerk, principal)
+    job = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    assert job.state == "completed" and job.failed_count == 0
+    leaver.refresh_from_db()
+    assert leaver.status == Student.Status.GRADUATED
+    year_end = Enrollment.objects.get(student=leaver, section=section)
+    assert (year_end.status, year_end.end_date) == ("completed", old.end_date)
+    place.refresh_from_db()
+    waiting.refresh_from_db()
+    assert place.status == "withdrawn"
+    assert waiting.status not in ("waiting", "offered")
