@@ -27,6 +27,7 @@ from grading import staff_report_urls as grading_staff_report_urls
 from grading import staff_skill_urls as grading_staff_skill_urls
 from grading import staff_urls as grading_staff_urls
 from grading import verify_views
+from promotion import portal_urls as promotion_portal_urls
 from promotion import staff_urls as promotion_staff_urls
 
 # One "staff" namespace from several apps: academy holds the shell (login, logout);
@@ -62,7 +63,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("staff/", include((staff_urlpatterns, "staff"))),
     # One "portal" namespace: the parent portal lives in families, its money pages in finance,
-    # its waitlist pages in enrollment, its classes and attendance pages in attendance.
+    # its waitlist pages in enrollment, its classes and attendance pages in attendance,
+    # its results and documents in grading, its year-end notices in promotion.
     path(
         "portal/",
         include(
@@ -74,6 +76,7 @@ urlpatterns = [
                     *attendance_portal_urls.urlpatterns,
                     *grading_portal_urls.urlpatterns,
                     *grading_portal_document_urls.urlpatterns,
+                    *promotion_portal_urls.urlpatterns,
                 ],
                 families_portal_urls.app_name,
             )
