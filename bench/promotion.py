@@ -19,9 +19,12 @@ again on the same rows):
   (``academy.jobs.job_run``): time, students per second, queries per chunk of
   ``promotion.services.CHUNK`` students and per student; then the checks: one record per
   student, every account's balance unchanged, every carried invoice with one successor.
-  Target: under 20 s at 10,000 students, queries per chunk fixed. The execution is
-  still one ORM transaction per student (about 30 ms each): the set-based chunk is the
-  next step, and this is its baseline.
+  Target: under 20 s at 10,000 students, queries per chunk fixed. The job runs through
+  its Celery task (``academy.run_job``, applied in this process);
+- **the baseline**: the seed's flow as a per-student ORM loop (``student_promote``, one
+  transaction per student: lock, carry each invoice, save the student, complete each
+  enrollment, write the record) over the first ``--baseline`` students of a fresh run,
+  and its rate against the set-based run's. Target: the run at least 10x faster.
 
 See bench/README.md for the other scripts.
 """
@@ -44,6 +47,7 @@ from django.test.utils import CaptureQueriesContext
 GRADES = 12
 PREVIEW_TARGET = 5.0
 RUN_TARGET = 20.0
+SPEEDUP_TARGET = 10.0
 
 
 class _Rollback(Exception):
@@ -131,11 +135,11 @@ def build(students: int):
     return location, year, nxt, user
 
 
-def measure(location, year, nxt, user) -> bool:
-    from academy.jobs import job_run
+def measure(location, year, nxt, user) -> tuple[bool, float]:
     from academy.models import Job, User
     from academy.roles import ACADEMY_ADMIN
     from academy.services import user_assign_role
+    from academy.tasks import run_job as run_job_task
     from finance.models import Invoice, StudentAccount
     from promotion import selectors, services
     from promotion.models import PromotionRecord
@@ -169,7 +173,7 @@ def measure(location, year, nxt, user) -> bool:
             counted = QueryCounter()
             with connection.execute_wrapper(counted):
                 started = time.perf_counter()
-                job_run(job.pk)
+                run_job_task.apply(args=[str(job.pk)])
                 run_s = time.perf_counter() - started
             job = Job.objects.get(pk=job.pk)
             chunks = max(1, -(-job.total // services.CHUNK))
@@ -197,16 +201,60 @@ def measure(location, year, nxt, user) -> bool:
             raise _Rollback
     except _Rollback:
         pass
-    return ok
+    return ok, job.total / run_s
+
+
+def baseline(location, year, nxt, user, students: int, fast_rate: float) -> bool:
+    """The per-student ORM loop over the first ``students`` of a fresh run, rolled back."""
+    from academy.models import User
+    from promotion import services
+    from promotion.models import PromotionProposal
+
+    principal = User.objects.get(username="bench-principal")
+    try:
+        with transaction.atomic():
+            run = services.run_create(location=location, from_year=year, to_year=nxt, actor=user)
+            run = services.run_approve(run=services.run_preview(run=run, actor=user), actor=principal)
+            proposals = list(
+                PromotionProposal.objects.filter(run=run)
+                .select_related("from_grade", "to_grade")
+                .order_by("from_grade__order", "pk")[:students]
+            )
+            counted = QueryCounter()
+            with connection.execute_wrapper(counted):
+                started = time.perf_counter()
+                for proposal in proposals:
+                    with transaction.atomic():
+                        services.student_promote(run=run, proposal=proposal, actor=principal)
+                loop_s = time.perf_counter() - started
+            rate = len(proposals) / loop_s
+            print(f"\nthe baseline (per-student ORM loop) over {len(proposals):,} students:")
+            print(
+                f"  student_promote     {loop_s:6.2f} s   {rate:,.0f} students/s   "
+                f"{counted.count / max(len(proposals), 1):.1f} queries a student   "
+                f"({loop_s / max(len(proposals), 1) * 1000:.1f} ms a student)"
+            )
+            speedup = fast_rate / rate
+            print(
+                f"  the set-based run is {speedup:.1f}x faster; target at least {SPEEDUP_TARGET:.0f}x: "
+                f"{'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}"
+            )
+            raise _Rollback
+    except _Rollback:
+        pass
+    return speedup >= SPEEDUP_TARGET
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--baseline", type=int, default=2_000, help="students the per-student loop promotes")
     args = parser.parse_args()
     base.ensure_database()
     call_command("migrate", verbosity=0)
-    ok = measure(*build(args.students))
+    built = build(args.students)
+    ok, rate = measure(*built)
+    ok &= baseline(*built, args.baseline, rate)
     print("\nresult:", "every target met" if ok else "TARGET MISSED (see above)")
     return 0 if ok else 1
 
