@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from academy.common.exceptions import Conflict
@@ -24,7 +25,7 @@ from promotion.models import PromotionProposal, PromotionRecord, PromotionRun
 from students.models import Student
 from tests.factories.academy import SectionFactory, TermFactory, admin_user, parent_user
 from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
-from tests.factories.families import GuardianFactory, StudentFactory
+from tests.factories.families import GuardianFactory, StudentFactory, StudentGuardianFactory
 from tests.factories.finance import issue
 
 pytestmark = pytest.mark.django_db
@@ -338,3 +339,22 @@ def test_a_graduate_leaves_their_later_places_and_waitlists(
     waiting.refresh_from_db()
     assert place.status == "withdrawn"
     assert waiting.status not in ("waiting", "offered")
+
+
+def test_the_money_of_a_notice_goes_only_to_who_pays(
+    location, years, grades, clerk, principal, school, django_capture_on_commit_callbacks
+):
+    """The paying guardian's notice says what was carried; a second guardian who receives
+    communications but does not pay is told the new grade without any amount. Both
+    notices link to the child's year-end notices in the portal, one each."""
+    able = school["able"]
+    other = GuardianFactory(portal_user=parent_user(username="stepparent"), last_name="Other")
+    StudentGuardianFactory(student=able, guardian=other, receives_communications=True, is_financially_responsible=False)
+    run = approved(location, years, clerk, principal)
+    start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    notices = Notification.objects.filter(kind="student_promoted", metadata__student=str(able.pk))
+    paying = notices.get(recipient__username="parent")
+    told = notices.get(recipient__username="stepparent")
+    assert "140.00" in paying.message and "Grade 2" in paying.message
+    assert "Grade 2" in told.message and "140.00" not in told.message and "INV" not in told.message
+    assert paying.action_url == told.action_url == reverse("portal:child-promotions", args=[able.pk])
