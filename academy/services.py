@@ -1,10 +1,13 @@
 """Writes of the academy app: roles, login throttling and the academy's structure."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from academy import authz
 from academy.models import AcademicYear, ClassSession, Section, Term, User
@@ -38,11 +41,59 @@ def user_assign_role(*, user: User, role: str) -> None:
     authz.forget(user)
 
 
+def api_token_expires(token):
+    """When ``token`` stops working: ``API_TOKEN_DAYS`` after it was issued."""
+    return token.created + timedelta(days=settings.API_TOKEN_DAYS)
+
+
+def api_token_expired(token, *, now=None) -> bool:
+    return api_token_expires(token) <= (now or timezone.now())
+
+
 def api_token_issue(*, user: User) -> str:
-    """The API token of ``user`` (created on first use)."""
+    """The key of ``user``'s API token (``api_token_current``)."""
+    return api_token_current(user=user).key
+
+
+@transaction.atomic
+def api_token_current(*, user: User):
+    """The API token of ``user``: the one they have while it works, else a new one (an
+    expired token is replaced). Answers the token (``key``, ``created``)."""
     from rest_framework.authtoken.models import Token
 
-    return Token.objects.get_or_create(user=user)[0].key
+    token = Token.objects.select_for_update().filter(user=user).first()
+    if token is not None and not api_token_expired(token):
+        return token
+    if token is not None:
+        token.delete()  # post_delete forgets it in the cache
+    return Token.objects.create(user=user)
+
+
+@transaction.atomic
+def api_token_rotate(*, user: User):
+    """A new token for ``user``; the old one stops working at once."""
+    api_token_revoke(user=user)
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.create(user=user)
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User) -> bool:
+    """Delete ``user``'s token (it stops working at once). Whether there was one."""
+    from rest_framework.authtoken.models import Token
+
+    tokens = list(Token.objects.select_for_update().filter(user=user))
+    for token in tokens:
+        token.delete()  # one by one: post_delete forgets each in the cache
+    return bool(tokens)
+
+
+def api_token_of(*, user: User):
+    """``user``'s token or ``None`` (for their token page)."""
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.filter(user=user).first()
 
 
 # --- login throttling ------------------------------------------------------------

@@ -4,13 +4,14 @@ pages in the ``staff`` namespace."""
 
 from django.urls import path
 
-from academy import job_views, staff_structure_views, views
+from academy import job_views, staff_structure_views, token_views, views
 
 app_name = "staff"
 
 urlpatterns = [
     path("login/", views.StaffLoginView.as_view(), name="login"),
     path("logout/", views.StaffLogoutView.as_view(), name="logout"),
+    path("account/api-token/", token_views.api_token, name="api-token"),
     # academy structure, read only (academy.staff_structure_views)
     path("structure/", staff_structure_views.structure_overview, name="structure"),
     path("structure/locations/", staff_structure_views.structure_locations, name="structure-locations"),

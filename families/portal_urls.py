@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from families import portal_views
+from families import portal_token_views, portal_views
 
 app_name = "portal"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", portal_views.PortalLogoutView.as_view(), name="logout"),
     path("children/<uuid:pk>/", portal_views.child_detail, name="child"),
     path("my-details/", portal_views.my_details, name="my_details"),
+    path("my-details/api-token/", portal_token_views.api_token, name="api-token"),
     path("notifications/", portal_views.notification_list, name="notifications"),
     path(
         "notifications/mark-all-read/",

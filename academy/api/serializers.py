@@ -277,6 +277,7 @@ class TokenRequestSerializer(InputSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True, help_text="Send as `Authorization: Token <token>`.")
+    expires = serializers.DateTimeField(read_only=True, help_text="After this the token answers 401.")
 
 
 class CurriculumModuleSerializer(ModelSerializer):

@@ -45,7 +45,36 @@ class TokenObtainView(APIView):
         user = authenticate(request=request, **serializer.validated_data)
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with the credentials given."]})
-        return Response({"token": services.api_token_issue(user=user)})
+        return Response(_token(services.api_token_current(user=user)))
+
+
+def _token(token) -> dict:
+    return api.TokenSerializer({"token": token.key, "expires": services.api_token_expires(token)}).data
+
+
+class TokenRotateView(APIView):
+    """A new token for the caller; the one they had stops working at once."""
+
+    schema = AcademyAutoSchema()
+    permission_classes = [AuthenticatedOnly]
+    error_statuses = {"401"}
+
+    @extend_schema(request=None, responses=api.TokenSerializer, tags=["auth"])
+    def post(self, request):
+        return Response(_token(services.api_token_rotate(user=request.user)))
+
+
+class TokenRevokeView(APIView):
+    """Revoke the caller's token (204; a request with it then answers 401)."""
+
+    schema = AcademyAutoSchema()
+    permission_classes = [AuthenticatedOnly]
+    error_statuses = {"401"}
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        services.api_token_revoke(user=request.user)
+        return Response(status=204)
 
 
 class ApiRootView(routers.APIRootView):

@@ -101,6 +101,8 @@ router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", academy_api.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/rotate/", academy_api.TokenRotateView.as_view(), name="api-token-rotate"),
+    path("auth/token/revoke/", academy_api.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("me/", families_api.MeView.as_view(), name="api-me"),
     path("guardians/<uuid:pk>/notifications/", GuardianNotificationList.as_view(), name="guardian-notifications"),
     path("", include("finance.api.urls")),

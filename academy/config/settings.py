@@ -209,6 +209,8 @@ JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=300)
 # issue, and the PDF file made for a download is removed after this long (made again on
 # demand, stating the same).
 DOCUMENT_TOKEN_HOURS = env.int("DOCUMENT_TOKEN_HOURS", default=48)
+# An API token works this many days after it is issued or rotated; then 401 until a new one.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
 DOCUMENT_FILE_HOURS = env.int("DOCUMENT_FILE_HOURS", default=48)
 VERIFY_RATE = env.int("VERIFY_RATE", default=30)  # checks of /verify/<token>/ a minute per client
 JOB_FILE_HOURS = env.int("JOB_FILE_HOURS", default=7 * 24)  # a job's file is kept this long (documents: less)
