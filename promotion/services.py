@@ -15,13 +15,13 @@ run interrupted by a killed worker is simply run again.
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from academy.common.exceptions import Conflict
 from academy.common.services import validated_save
-from academy.jobs import JobResult, Progress, job_start
+from academy.jobs import JobResult, JobStopped, Progress, job_start
 from academy.models import AcademicYear, GradeLevel, Job, Location
 from enrollment.models import Enrollment
 from enrollment.services import enrollment_complete, enrollments_complete_for_year
@@ -219,10 +219,14 @@ CHUNK = 500  # students a transaction, a progress report and a cancellation chec
 
 @transaction.atomic
 def run_start(*, run: PromotionRun, actor) -> Job:
-    """Start an approved run (or run again one that failed or was interrupted): 202 and a
-    job. 409 ``run_not_approved`` otherwise, so two starts start it once."""
+    """Start an approved run (or run again one that failed, or whose job failed or was
+    stopped for good): 202 and a job. 409 ``run_not_approved`` otherwise (a running run
+    whose job is still alive too), so two starts start it once."""
     run = _locked(run)
-    if run.state not in (PromotionRun.State.APPROVED, PromotionRun.State.FAILED):
+    stranded = run.state == PromotionRun.State.RUNNING and not (
+        Job.objects.filter(kind=RUN_JOB, params__run=str(run.pk), state__in=Job.ACTIVE).exists()
+    )  # its job failed or was stopped for good without finishing the run
+    if run.state not in (PromotionRun.State.APPROVED, PromotionRun.State.FAILED) and not stranded:
         raise Conflict(f"Only an approved run starts (this one is {run.state}).", "run_not_approved")
     run.state, run.updated_by = PromotionRun.State.RUNNING, _user(actor)
     validated_save(run, actor=actor, reason="Started")
@@ -262,7 +266,7 @@ def student_promote(*, run: PromotionRun, proposal: PromotionProposal, actor) ->
     if outcome == Outcome.SKIPPED:
         return None
     student = (
-        Student.objects.select_for_update(of=("self",))
+        Student.objects.select_for_update(of=("self",), no_key=True)
         .select_related("grade_level")
         .filter(pk=proposal.student_id)
         .first()
@@ -372,7 +376,7 @@ def _promote_chunk(*, run: PromotionRun, proposals: list, actor) -> list[dict]:
     ids = [p.student_id for p in wanted]
     students = {
         s.pk: s
-        for s in Student.objects.select_for_update(of=("self",))
+        for s in Student.objects.select_for_update(of=("self",), no_key=True)
         .select_related("grade_level")
         .filter(pk__in_array=ids)
         .order_by("pk")
@@ -459,10 +463,26 @@ def _promote_one_by_one(*, run: PromotionRun, proposals: list, actor) -> list[di
             student_promote(run=run, proposal=proposal, actor=actor)
         except (Conflict, ValidationError) as error:
             errors.append(_error(proposal, error.detail if isinstance(error, Conflict) else "; ".join(error.messages)))
+        except OperationalError:  # a deadlock with a concurrent payment, twice: promote them later by hand
+            errors.append(_error(proposal, "The database was busy with this student: promote them again."))
     return errors
 
 
 def run_job(job: Job, progress: Progress) -> JobResult:
+    """The job's handler (``_run_chunks``). Should it fail (not stopped by a newer attempt
+    of the job, which goes on), the run becomes FAILED, so it can be started again."""
+    try:
+        return _run_chunks(job, progress)
+    except JobStopped:
+        raise
+    except Exception:
+        PromotionRun.objects.filter(pk=job.params["run"], state=PromotionRun.State.RUNNING).update(
+            state=PromotionRun.State.FAILED, updated_at=timezone.now()
+        )
+        raise
+
+
+def _run_chunks(job: Job, progress: Progress) -> JobResult:
     """The run's handler: its students in chunks, each set-based in its own transaction
     (``_promote_chunk``); a chunk that fails as a whole is done again student by student,
     so one student's error is recorded and the others go on. Cancelling stops it after
@@ -487,7 +507,7 @@ def run_job(job: Job, progress: Progress) -> JobResult:
         chunk = proposals[start : start + CHUNK]
         try:
             errors += _promote_chunk(run=run, proposals=chunk, actor=actor)
-        except (Conflict, ValidationError, IntegrityError):
+        except (Conflict, ValidationError, IntegrityError, OperationalError):  # OperationalError: a deadlock
             errors += _promote_one_by_one(run=run, proposals=chunk, actor=actor)
         done += len(chunk)
         progress(done, failed=len(errors), errors=errors)

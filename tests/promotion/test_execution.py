@@ -358,3 +358,22 @@ def test_the_money_of_a_notice_goes_only_to_who_pays(
     assert "140.00" in paying.message and "Grade 2" in paying.message
     assert "Grade 2" in told.message and "140.00" not in told.message and "INV" not in told.message
     assert paying.action_url == told.action_url == reverse("portal:child-promotions", args=[able.pk])
+
+
+def test_a_run_whose_job_failed_is_started_again(
+    location, years, clerk, principal, school, django_capture_on_commit_callbacks
+):
+    """A run left "running" by a job that failed or was stopped for good (no job of it
+    alive) starts again and finishes; while its job is alive, a second start is 409."""
+    run = approved(location, years, clerk, principal)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.run_start(run=run, actor=clerk)
+    with pytest.raises(Conflict):
+        services.run_start(run=run, actor=clerk)  # its job is queued: alive
+    Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED)
+    run.refresh_from_db()
+    assert run.state == "running"
+    again = start_and_run(run, clerk, django_capture_on_commit_callbacks)
+    assert again.pk != job.pk and again.state == "completed"
+    run.refresh_from_db()
+    assert run.state == "completed" and PromotionRecord.objects.filter(run=run).count() == 3
