@@ -4,7 +4,7 @@ and are safe to run twice."""
 from celery import shared_task
 from django.db import connection
 
-from academy import jobs
+from academy import backups, jobs
 from academy.models import Location
 
 
@@ -32,6 +32,15 @@ def jobs_resume_stale() -> dict:
     once (then failed); jobs whose task was lost are queued again."""
     outcome = jobs.jobs_resume_stale()
     return {state: [str(pk) for pk in pks] for state, pks in outcome.items()}
+
+
+@shared_task(name="academy.backup", ignore_result=True)
+def backup() -> str:
+    """Beat, nightly: a backup of the database into ``BACKUP_DIR``, then the backups older
+    than ``BACKUP_KEEP_DAYS`` are removed (only after the new one is complete)."""
+    path = backups.backup_create()
+    backups.backups_prune()
+    return path.name
 
 
 @shared_task(name="academy.jobs_discard_files", ignore_result=True)

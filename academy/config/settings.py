@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -73,6 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /health/ for load balancers: answered before the https redirect, the host check,
+    # sessions and CSRF (academy/config/health.py)
+    "academy.config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,7 +204,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "attendance-expire-makeup-credits": {"task": "attendance.expire_makeup_credits", "schedule": timedelta(hours=24)},
     "academy-jobs-resume-stale": {"task": "academy.jobs_resume_stale", "schedule": timedelta(minutes=2)},
     "academy-jobs-discard-files": {"task": "academy.jobs_discard_files", "schedule": timedelta(minutes=30)},
+    "academy-backup": {"task": "academy.backup", "schedule": crontab(hour=2, minute=30)},
 }
+# Backups (manage.py backup, nightly by beat): written into this folder, kept this many days.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=7)
 # Long jobs (academy.jobs): a running job that shows no progress for this many seconds is
 # interrupted and resumed once (then failed); the files jobs make are kept under this folder,
 # which is not served (they are downloaded through the job's page, with its permissions).

@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from academy import staff_structure_views
 from academy import urls as staff_shell_urls
+from academy.config import health
 from attendance import portal_urls as attendance_portal_urls
 from attendance import staff_urls as attendance_staff_urls
 from enrollment import portal_urls as enrollment_portal_urls
@@ -57,6 +58,8 @@ urlpatterns = [
     # browsers ask for /favicon.ico on pages without an icon link (the admin has one too)
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/favicon.ico"), permanent=False)),
     path("api/v1/", include("academy.config.api")),
+    # for load balancers and monitoring, no login (answered by HealthCheckMiddleware first)
+    path("health/", health.health, name="health"),
     # the public check of an issued document's QR code (no login)
     path("verify/<str:token>/", verify_views.verify, name="verify"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
