@@ -80,6 +80,55 @@ class InvoiceAdmin(ReadOnlyHistoryAdmin):
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline]
     actions = ["cancel_invoices"]
+    # Only the notes are edited here, through ``invoice_notes_set`` (history, reason);
+    # everything else reads, the dispute and the accounting reference included.
+    EDITABLE = ("notes", "internal_notes")
+    readonly_fields = (
+        "invoice_number",
+        "student",
+        "billed_to",
+        "location",
+        "academic_year",
+        "term",
+        "issue_date",
+        "due_date",
+        "description",
+        "status",
+        "total",
+        "amount_adjusted",
+        "amount_paid",
+        "paid_date",
+        "billing_period",
+        "carried_from",
+        "cancelled_at",
+        "cancel_reason",
+        "created_by",
+        "billing_run",
+        "disputed_at",
+        "dispute_reason",
+        "disputed_by",
+        "dispute_resolved_at",
+        "dispute_resolved_by",
+        "dispute_resolution",
+        "accounting_ref",
+    )
+    fields = (*readonly_fields[:18], *EDITABLE, *readonly_fields[18:])
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("finance.change_invoice")  # the notes only, as in the staff portal
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.invoice_notes_set(
+                invoice=obj,
+                actor=request.user,
+                notes=form.cleaned_data.get("notes", ""),
+                internal_notes=form.cleaned_data.get("internal_notes", ""),
+                reason="Changed in admin",
+            )
+
+    def save_related(self, request, form, formsets, change):
+        """The lines are read-only: nothing else to save."""
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("finance.change_invoice")  # as the staff portal and the API
@@ -100,6 +149,13 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ("receipt_number", "reference", "external_transaction_id", "student__student_number")
     list_select_related = ("student", "payer", "collected_by")
     date_hierarchy = "received_at"
+
+
+@admin.register(models.PaymentAccountingRef)
+class PaymentAccountingRefAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("payment", "ref", "set_by", "set_at")
+    search_fields = ("ref", "payment__receipt_number")
+    list_select_related = ("payment", "set_by")
 
 
 @admin.register(models.PaymentAllocation)

@@ -119,6 +119,10 @@ class InvoiceQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=Invoice.OPEN_STATUSES)
 
+    def not_disputed(self):
+        """Invoices without an unresolved dispute (late fees and reminders wait for one)."""
+        return self.filter(Invoice.NOT_DISPUTED)
+
 
 class Invoice(TimeStampedModel):
     """A bill for one student, addressed to the financially responsible guardian."""
@@ -187,6 +191,24 @@ class Invoice(TimeStampedModel):
         related_name="invoices",
         db_index=False,
     )
+    # What the family reads (portal, PDF, API) and what only staff read.
+    notes = models.TextField(blank=True, help_text="Shown to the family: portal, PDF and API.")
+    internal_notes = models.TextField(blank=True, help_text="Staff only: never shown to the family.")
+    # A dispute: the family contests the invoice. While one is open (``disputed_at`` set,
+    # ``dispute_resolved_at`` empty) no late fee is charged and no reminder is sent.
+    disputed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispute_reason = models.CharField(max_length=300, blank=True, editable=False)
+    disputed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispute_resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispute_resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispute_resolution = models.CharField(max_length=300, blank=True, editable=False)
+    accounting_ref = models.CharField(
+        max_length=100, blank=True, default="", editable=False, help_text="The id of the invoice in the bookkeeping."
+    )
     # History is read by invoice (id) and date only: its copies of the references need
     # no index each (ten fewer index inserts per billed invoice).
     history = HistoricalRecords(
@@ -200,6 +222,8 @@ class Invoice(TimeStampedModel):
             "carried_from",
             "created_by",
             "billing_run",
+            "disputed_by",
+            "dispute_resolved_by",
         ]
     )
 
@@ -241,10 +265,34 @@ class Invoice(TimeStampedModel):
                 name="invoice_once_per_student_period",
                 violation_error_message="This student already has an invoice for the billing period.",
             ),
+            models.CheckConstraint(
+                condition=Q(disputed_at__isnull=True) | ~Q(dispute_reason=""),
+                name="invoice_dispute_has_reason",
+                violation_error_message="Say why the invoice is disputed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(dispute_resolved_at__isnull=True)
+                | (Q(disputed_at__isnull=False) & ~Q(dispute_resolution="")),
+                name="invoice_dispute_resolution_recorded",
+                violation_error_message="Say how the dispute was resolved.",
+            ),
+            models.UniqueConstraint(
+                fields=["accounting_ref"],
+                condition=~Q(accounting_ref=""),
+                name="invoice_accounting_ref_unique",
+                violation_error_message="Another invoice has this accounting reference.",
+            ),
         ]
+
+    # an invoice never disputed, or whose dispute was resolved
+    NOT_DISPUTED = Q(disputed_at__isnull=True) | Q(dispute_resolved_at__isnull=False)
 
     def __str__(self) -> str:
         return self.invoice_number
+
+    @property
+    def is_disputed(self) -> bool:
+        return self.disputed_at is not None and self.dispute_resolved_at is None
 
     @property
     def amount_due(self):
@@ -286,6 +334,21 @@ class InvoiceLine(UUIDModel):
         return f"{self.description}: {self.amount}"
 
 
+# the methods the database accepts (payments and refunds); ``Payment.Method`` names them
+PAYMENT_METHODS = [
+    "cash",
+    "card",
+    "bank_transfer",
+    "online",
+    "cheque",
+    "upi",
+    "credit_note",
+    "credit_card",
+    "debit_card",
+    "other",
+]
+
+
 class Payment(UUIDModel):
     """Money received. Append-only (database triggers refuse UPDATE and DELETE): a
     mistake is corrected by a ``PaymentReversal`` or a ``Refund``, never by editing."""
@@ -298,6 +361,9 @@ class Payment(UUIDModel):
         CHEQUE = "cheque", "Cheque"
         UPI = "upi", "UPI"
         CREDIT_NOTE = "credit_note", "Credit note"
+        CREDIT_CARD = "credit_card", "Credit card"
+        DEBIT_CARD = "debit_card", "Debit card"
+        OTHER = "other", "Other"
 
     VERIFIED_METHODS = ("cheque", "bank_transfer")
 
@@ -348,7 +414,7 @@ class Payment(UUIDModel):
                 condition=Q(student__isnull=False) | Q(payer__isnull=False), name="payment_has_student_or_payer"
             ),
             models.CheckConstraint(
-                condition=Q(method__in=["cash", "card", "bank_transfer", "online", "cheque", "upi", "credit_note"]),
+                condition=Q(method__in=PAYMENT_METHODS),
                 name="payment_method_valid",
             ),
             models.UniqueConstraint(
@@ -361,6 +427,40 @@ class Payment(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.receipt_number} {self.amount}"
+
+
+class PaymentAccountingRef(models.Model):
+    """The id a payment has in the external bookkeeping.
+
+    Kept apart from ``Payment`` on purpose: payments are append-only (a database trigger
+    refuses every UPDATE), while the bookkeeping id arrives after the fact, often days
+    later from an import, and may be corrected. A column on the payment would need the
+    trigger to let some updates through, which weakens the one guarantee that no amount,
+    method or date of a recorded payment ever changes. This small table is changed
+    freely instead (with history: who set which reference, when), and the payment row
+    stays untouched. At most one row per payment; a reference is unique among payments
+    when not blank."""
+
+    payment = models.OneToOneField(Payment, primary_key=True, on_delete=models.PROTECT, related_name="accounting")
+    ref = models.CharField(max_length=100, blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField()
+    history = HistoricalRecords(no_db_index=["payment", "set_by"])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ref"],
+                condition=~Q(ref=""),
+                name="payment_accounting_ref_unique",
+                violation_error_message="Another payment has this accounting reference.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id}: {self.ref}"
 
 
 class PaymentVerification(UUIDModel):
@@ -411,7 +511,7 @@ class Refund(UUIDModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=~Q(reason=""), name="refund_reason_required"),
             models.CheckConstraint(
-                condition=Q(method__in=["cash", "card", "bank_transfer", "online", "cheque", "upi", "credit_note"]),
+                condition=Q(method__in=PAYMENT_METHODS),
                 name="refund_method_valid",
             ),
         ]

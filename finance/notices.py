@@ -38,6 +38,9 @@ PAID_BY = {
     Payment.Method.CHEQUE: "by cheque",
     Payment.Method.UPI: "by UPI",
     Payment.Method.CREDIT_NOTE: "by credit note",
+    Payment.Method.CREDIT_CARD: "by credit card",
+    Payment.Method.DEBIT_CARD: "by debit card",
+    Payment.Method.OTHER: "by another method",
 }
 
 
@@ -162,6 +165,7 @@ def payment_reminders_send(*, today: date | None = None) -> ReminderResult:
     invoices = (
         Invoice.objects.filter(status__in=Invoice.OPEN_STATUSES)
         .filter(Q(due_date=due_soon) | Q(due_date__in=overdue_days))
+        .not_disputed()  # no reminder while the family disputes the invoice
         .select_related("student", "billed_to", "billed_to__portal_user", "location")
         .order_by("due_date", "invoice_number")
     )

@@ -349,7 +349,7 @@ def payment_list_with_allocations(*, user) -> QuerySet[Payment]:
     loaded in a fixed number of queries."""
     return (
         payment_list(user=user)
-        .select_related("verification", "reversal")
+        .select_related("verification", "reversal", "accounting")
         .prefetch_related(
             Prefetch(
                 "allocations",

@@ -174,6 +174,66 @@ class NoteForm(forms.Form):
     note = forms.CharField(max_length=300, required=False)
 
 
+class InvoiceNotesForm(forms.Form):
+    notes = forms.CharField(
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The family reads these on the portal and the PDF.",
+    )
+    internal_notes = forms.CharField(
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Staff only: never shown to the family.",
+    )
+    reason = forms.CharField(max_length=300, required=False, label="Why (for the history)")
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}), label="Why is it disputed?")
+
+
+class DisputeResolveForm(forms.Form):
+    resolution = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), label="How was the dispute resolved?"
+    )
+
+
+class AccountingRefForm(forms.Form):
+    accounting_ref = forms.CharField(
+        max_length=100, required=False, label="Accounting reference", help_text="The id in the bookkeeping."
+    )
+
+
+class JournalForm(forms.Form):
+    """``?from=&to=`` (both required) and the locations (none: every one the user sees)."""
+
+    date_from = forms.DateField(label="From", widget=DATE_INPUT)
+    date_to = forms.DateField(label="To", widget=DATE_INPUT)
+    location = forms.ModelMultipleChoiceField(queryset=None, required=False, label="Locations")
+
+    def __init__(self, data=None, *, user, **kwargs):
+        if data is not None:
+            data = {
+                "date_from": data.get("from", ""),
+                "date_to": data.get("to", ""),
+                "location": data.getlist("location"),
+            }
+        super().__init__(data, **kwargs)
+        self.fields["location"].queryset = location_list(user=user)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_to"] < cleaned["date_from"]:
+            self.add_error("date_to", "The end of the period is before its start.")
+        return cleaned
+
+
+class AccountingRefImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with the columns kind (invoice or payment), number, accounting_ref.")
+
+
 class AdjustmentRequestForm(FieldSectionsMixin, forms.Form):
     """A discount, concession, scholarship or waiver (credits) or an extra charge or late
     fee (debits) asked for on one invoice; it waits in the approval queue."""

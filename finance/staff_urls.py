@@ -12,6 +12,18 @@ urlpatterns = [
     path("finance/invoices/<uuid:pk>/", staff_views.invoice_detail, name="finance-invoice-detail"),
     path("finance/invoices/<uuid:pk>/pdf/", staff_views.invoice_pdf, name="finance-invoice-pdf"),
     path("finance/invoices/<uuid:pk>/cancel/", staff_views.invoice_cancel, name="finance-invoice-cancel"),
+    path("finance/invoices/<uuid:pk>/notes/", staff_views.invoice_notes, name="finance-invoice-notes"),
+    path("finance/invoices/<uuid:pk>/dispute/", staff_views.invoice_dispute, name="finance-invoice-dispute"),
+    path(
+        "finance/invoices/<uuid:pk>/dispute/resolve/",
+        staff_views.invoice_dispute_resolve,
+        name="finance-invoice-dispute-resolve",
+    ),
+    path(
+        "finance/invoices/<uuid:pk>/accounting-ref/",
+        staff_views.invoice_accounting_ref,
+        name="finance-invoice-accounting-ref",
+    ),
     path(
         "finance/invoices/<uuid:pk>/adjustments/new/",
         staff_views.invoice_adjustment_new,
@@ -28,6 +40,11 @@ urlpatterns = [
     path("finance/payments/<uuid:pk>/receipt/", staff_views.payment_receipt, name="finance-payment-receipt"),
     path("finance/payments/<uuid:pk>/reverse/", staff_views.payment_reverse, name="finance-payment-reverse"),
     path("finance/payments/<uuid:pk>/verify/", staff_views.payment_verify, name="finance-payment-verify"),
+    path(
+        "finance/payments/<uuid:pk>/accounting-ref/",
+        staff_views.payment_accounting_ref,
+        name="finance-payment-accounting-ref",
+    ),
     path("finance/adjustments/", staff_views.adjustment_queue, name="finance-adjustments"),
     path("finance/adjustments/<uuid:pk>/approve/", staff_views.adjustment_approve, name="finance-adjustment-approve"),
     path("finance/adjustments/<uuid:pk>/reject/", staff_views.adjustment_reject, name="finance-adjustment-reject"),
@@ -38,4 +55,6 @@ urlpatterns = [
     path("finance/students/<uuid:pk>/refund/", staff_views.student_refund, name="finance-student-refund"),
     path("finance/guardians/<uuid:pk>/statement/", staff_views.guardian_statement, name="finance-guardian-statement"),
     path("finance/reports/", staff_views.report_view, name="finance-reports"),
+    path("finance/journal/", staff_views.journal_export, name="finance-journal"),
+    path("finance/journal/import/", staff_views.accounting_refs_import, name="finance-accounting-refs-import"),
 ]

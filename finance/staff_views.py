@@ -26,15 +26,21 @@ from academy.common.idempotency import request_fingerprint
 from academy.forms import add_service_errors
 from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
-from finance import documents, reports, selectors, services
+from finance import documents, journal, reports, selectors, services
 from finance.filters import AdjustmentFilterSet, InvoiceFilterSet, PaymentFilterSet
 from finance.models import Adjustment, BillingRun, Invoice, Payment
 from finance.services.ledger import credit_available
 from finance.staff_forms import (
+    AccountingRefForm,
+    AccountingRefImportForm,
     AdjustmentRequestForm,
     BillingRunForm,
+    DisputeForm,
+    DisputeResolveForm,
     InvoiceForm,
     InvoiceLineFormSet,
+    InvoiceNotesForm,
+    JournalForm,
     NoteForm,
     PaymentForm,
     PeriodForm,
@@ -133,17 +139,96 @@ def _invoice_or_404(request, pk) -> Invoice:
     return _one_or_404(selectors.invoice_list_with_lines(user=request.user), pk)
 
 
-@staff_permission_required("finance.view_invoice")
-def invoice_detail(request, pk):
-    invoice = _invoice_or_404(request, pk)
+def _invoice_page(request, invoice, *, status=200, **forms):
+    """The invoice page; ``forms`` are the bound forms of a refused write (shown with
+    their errors), the others are empty."""
     context = {
         **staff_layout_context(request),
         "invoice": invoice,
         "invoice_open": invoice.status in Invoice.OPEN_STATUSES,
         "allocations": invoice.allocations.select_related("payment").order_by("created_at", "pk"),
         "adjustments": invoice.adjustments.select_related("requested_by", "decided_by").order_by("created_at"),
+        "notes_form": forms.get("notes_form")
+        or InvoiceNotesForm(initial={"notes": invoice.notes, "internal_notes": invoice.internal_notes}),
+        "dispute_form": forms.get("dispute_form") or DisputeForm(),
+        "resolve_form": forms.get("resolve_form") or DisputeResolveForm(),
+        "accounting_ref_form": forms.get("accounting_ref_form")
+        or AccountingRefForm(initial={"accounting_ref": invoice.accounting_ref}),
     }
-    return render(request, "staff/finance_invoice_detail.html", context)
+    return render(request, "staff/finance_invoice_detail.html", context, status=status)
+
+
+@staff_permission_required("finance.view_invoice")
+def invoice_detail(request, pk):
+    return _invoice_page(request, _invoice_or_404(request, pk))
+
+
+def _invoice_write(request, pk, form_class, form_name: str, write, done: str):
+    """POST of a form of the invoice page: one service call; success redirects to the
+    page with ``done``, a refused write shows the page with the form's errors (400,
+    409 for a state conflict)."""
+    invoice = _invoice_or_404(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            write(invoice, form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except Conflict as conflict:
+            form.add_error(None, str(conflict.detail))
+            return _invoice_page(request, invoice, status=409, **{form_name: form})
+        else:
+            messages.success(request, done.format(number=invoice.invoice_number))
+            return redirect("staff:finance-invoice-detail", pk=invoice.pk)
+    return _invoice_page(request, invoice, status=400, **{form_name: form})
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def invoice_notes(request, pk):
+    def write(invoice, data):
+        services.invoice_notes_set(
+            invoice=invoice,
+            actor=request.user,
+            notes=data["notes"],
+            internal_notes=data["internal_notes"],
+            reason=data["reason"],
+        )
+
+    return _invoice_write(request, pk, InvoiceNotesForm, "notes_form", write, "The notes of {number} were saved.")
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def invoice_dispute(request, pk):
+    def write(invoice, data):
+        services.invoice_dispute(invoice=invoice, reason=data["reason"], actor=request.user)
+
+    return _invoice_write(
+        request, pk, DisputeForm, "dispute_form", write, "{number} is disputed: no late fee and no reminder meanwhile."
+    )
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def invoice_dispute_resolve(request, pk):
+    def write(invoice, data):
+        services.invoice_dispute_resolve(invoice=invoice, resolution=data["resolution"], actor=request.user)
+
+    return _invoice_write(
+        request, pk, DisputeResolveForm, "resolve_form", write, "The dispute of {number} was resolved."
+    )
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def invoice_accounting_ref(request, pk):
+    def write(invoice, data):
+        services.invoice_accounting_ref_set(invoice=invoice, accounting_ref=data["accounting_ref"], actor=request.user)
+
+    return _invoice_write(
+        request, pk, AccountingRefForm, "accounting_ref_form", write, "The accounting reference of {number} was saved."
+    )
 
 
 @staff_permission_required("finance.add_invoice")
@@ -412,7 +497,8 @@ def _payment_or_404(request, pk) -> Payment:
     return _one_or_404(selectors.payment_list_with_allocations(user=request.user), pk)
 
 
-def _payment_page(request, payment, reverse_form=None, status=200):
+def _payment_page(request, payment, reverse_form=None, status=200, accounting_ref_form=None):
+    accounting = getattr(payment, "accounting", None)
     context = {
         **staff_layout_context(request),
         "payment": payment,
@@ -420,8 +506,30 @@ def _payment_page(request, payment, reverse_form=None, status=200):
         "reversal": getattr(payment, "reversal", None),
         "verification": getattr(payment, "verification", None),
         "reverse_form": reverse_form or ReasonForm(),
+        "accounting": accounting,
+        "accounting_ref_form": accounting_ref_form
+        or AccountingRefForm(initial={"accounting_ref": accounting.ref if accounting else ""}),
     }
     return render(request, "staff/finance_payment_detail.html", context, status=status)
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def payment_accounting_ref(request, pk):
+    """Set the payment's id in the bookkeeping (kept beside the append-only payment)."""
+    payment = _payment_or_404(request, pk)
+    form = AccountingRefForm(request.POST)
+    if form.is_valid():
+        try:
+            services.payment_accounting_ref_set(
+                payment=payment, accounting_ref=form.cleaned_data["accounting_ref"], actor=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"The accounting reference of {payment.receipt_number} was saved.")
+            return redirect("staff:finance-payment-detail", pk=payment.pk)
+    return _payment_page(request, payment, status=400, accounting_ref_form=form)
 
 
 @staff_permission_required("finance.view_payment")
@@ -831,3 +939,61 @@ def report_view(request):
         "csv_query": query_without(request, "page", "format"),
     }
     return render(request, "staff/finance_reports.html", context, status=200 if form.is_valid() else 400)
+
+
+# --- the journal and accounting references --------------------------------------------
+
+
+@staff_permission_required("finance.view_studentaccount")
+def journal_export(request):
+    """The journal of a period as double entry: the form, and with ``?from=&to=`` (and
+    optionally ``location``) the streamed CSV (``finance.journal``)."""
+    asked = "from" in request.GET or "to" in request.GET
+    form = JournalForm(request.GET if asked else None, user=request.user)
+    if asked and form.is_valid():
+        data = form.cleaned_data
+        entries = journal.journal_entries(
+            user=request.user, date_from=data["date_from"], date_to=data["date_to"], locations=data["location"]
+        )
+        filename = f"journal-{data['date_from']:%Y%m%d}-{data['date_to']:%Y%m%d}.csv"
+        return streamed_csv(journal.HEADER, journal.journal_lines(entries), filename=filename)
+    context = {**staff_layout_context(request), "form": form, "import_form": AccountingRefImportForm()}
+    return render(request, "staff/finance_journal.html", context, status=400 if asked else 200)
+
+
+@require_POST
+@staff_permission_required("finance.change_invoice")
+def accounting_refs_import(request):
+    """Upload a CSV of accounting references (kind, number, accounting_ref): all or
+    nothing; the errors of each row are listed and nothing is set."""
+    form = AccountingRefImportForm(request.POST, request.FILES)
+    row_errors = []
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = services.accounting_refs_import(
+                content=upload.read(),
+                actor=request.user,
+                invoices=selectors.invoice_list(user=request.user),
+                payments=selectors.payment_list(user=request.user),
+            )
+        except ValidationError as error:
+            for field, field_messages in error.message_dict.items():
+                if field == "file":
+                    form.add_error("file", field_messages)
+                else:
+                    row_errors.append((field, field_messages))
+            if not row_errors and not form.errors:
+                form.add_error(None, error.messages)
+        else:
+            messages.success(
+                request, f"Accounting references set on {result.invoices} invoice(s) and {result.payments} payment(s)."
+            )
+            return redirect("staff:finance-journal")
+    context = {
+        **staff_layout_context(request),
+        "form": JournalForm(user=request.user),
+        "import_form": form,
+        "row_errors": row_errors,
+    }
+    return render(request, "staff/finance_journal.html", context, status=400)

@@ -106,6 +106,19 @@ class InvoiceLineSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+# what only staff read of an invoice: a parent's answer has none of these keys
+INVOICE_STAFF_ONLY_FIELDS = (
+    "internal_notes",
+    "accounting_ref",
+    "disputed_at",
+    "dispute_reason",
+    "disputed_by",
+    "dispute_resolved_at",
+    "dispute_resolved_by",
+    "dispute_resolution",
+)
+
+
 class InvoiceSerializer(ModelSerializer):
     student_number = serializers.CharField(source="student.student_number", read_only=True)
     student_name = serializers.CharField(source="student.full_name", read_only=True)
@@ -117,6 +130,20 @@ class InvoiceSerializer(ModelSerializer):
     adjusted = money_out(source="amount_adjusted", help_text="Approved adjustments: debits +, credits -.")
     paid = money_out(source="amount_paid", help_text="Paid so far (allocations of payments and credit).")
     balance = money_out(help_text="Still to pay; 0.00 once cancelled or carried forward.")
+    notes = serializers.CharField(read_only=True, help_text="Notes for the family.")
+    internal_notes = serializers.CharField(read_only=True, help_text="Staff only; omitted for parents.")
+    disputed = serializers.BooleanField(source="is_disputed", read_only=True, help_text="An open dispute.")
+    accounting_ref = serializers.CharField(read_only=True, help_text="Staff only: the id in the bookkeeping.")
+    disputed_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Staff only.")
+    dispute_reason = serializers.CharField(read_only=True, help_text="Staff only.")
+    disputed_by = serializers.CharField(
+        source="disputed_by.username", read_only=True, default=None, allow_null=True, help_text="Staff only."
+    )
+    dispute_resolved_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Staff only.")
+    dispute_resolved_by = serializers.CharField(
+        source="dispute_resolved_by.username", read_only=True, default=None, allow_null=True, help_text="Staff only."
+    )
+    dispute_resolution = serializers.CharField(read_only=True, help_text="Staff only.")
 
     class Meta:
         model = Invoice
@@ -146,10 +173,21 @@ class InvoiceSerializer(ModelSerializer):
             "carried_from",
             "cancelled_at",
             "cancel_reason",
+            "notes",
+            "disputed",
+            *INVOICE_STAFF_ONLY_FIELDS,
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        sometimes_omitted = INVOICE_STAFF_ONLY_FIELDS
+
+    def to_representation(self, invoice):
+        data = super().to_representation(invoice)
+        if not self.context.get("staff_view", False):
+            for name in INVOICE_STAFF_ONLY_FIELDS:
+                data.pop(name, None)
+        return data
 
 
 # --- output: payments ------------------------------------------------------------------
@@ -179,6 +217,7 @@ class PaymentSerializer(ModelSerializer):
     reversed = serializers.SerializerMethodField(help_text="Whether a reversal undid this payment.")
     collected_by = serializers.CharField(source="collected_by.username", read_only=True, default=None)
     allocations = PaymentAllocationSerializer(many=True, read_only=True)
+    accounting_ref = serializers.SerializerMethodField(help_text="Staff only: the id in the bookkeeping.")
 
     class Meta:
         model = Payment
@@ -202,9 +241,21 @@ class PaymentSerializer(ModelSerializer):
             "collected_by",
             "notes",
             "allocations",
+            "accounting_ref",
             "created_at",
         ]
         read_only_fields = fields
+        sometimes_omitted = ("accounting_ref",)
+
+    def get_accounting_ref(self, payment) -> str:
+        record = getattr(payment, "accounting", None)
+        return record.ref if record is not None else ""
+
+    def to_representation(self, payment):
+        data = super().to_representation(payment)
+        if not self.context.get("staff_view", False):
+            data.pop("accounting_ref", None)
+        return data
 
     def get_verification(self, payment) -> str:
         if not payment.requires_verification:
@@ -548,6 +599,45 @@ class ReasonSerializer(InputSerializer):
     reason = serializers.CharField(max_length=300)
 
 
+class InvoiceNotesSerializer(InputSerializer):
+    notes = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="For the family; omitted: unchanged."
+    )
+    internal_notes = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="Staff only; omitted: unchanged."
+    )
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, help_text="Why (history).")
+
+    def validate(self, attrs):
+        if "notes" not in attrs and "internal_notes" not in attrs:
+            raise serializers.ValidationError({"notes": ["Give the notes, the internal notes or both."]})
+        return attrs
+
+
+class ResolutionSerializer(InputSerializer):
+    resolution = serializers.CharField(max_length=300)
+
+
+class AccountingRefSerializer(InputSerializer):
+    accounting_ref = serializers.CharField(
+        max_length=100, allow_blank=True, help_text="The id in the external bookkeeping; blank clears it."
+    )
+
+
+class AccountingRefImportSerializer(InputSerializer):
+    csv = serializers.CharField(
+        max_length=1_000_000,
+        trim_whitespace=False,
+        help_text="CSV text with the columns kind (invoice or payment), number (invoice or receipt number), "
+        "accounting_ref.",
+    )
+
+
+class AccountingRefImportResultSerializer(serializers.Serializer):
+    invoices = serializers.IntegerField()
+    payments = serializers.IntegerField()
+
+
 class NoteSerializer(InputSerializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
@@ -707,3 +797,22 @@ class SessionPackageSellSerializer(InputSerializer):
     course = ScopedPrimaryKeyField(scope=lambda user: course_list(), required=False, allow_null=True)
     program = ScopedPrimaryKeyField(scope=lambda user: program_list(), required=False, allow_null=True)
     expires_on = serializers.DateField(required=False, allow_null=True)
+
+
+class JournalQuerySerializer(PeriodSerializer):
+    """``?from=&to=`` (required) and ``location`` (repeatable; default every location the
+    caller may see)."""
+
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    location = serializers.ListField(
+        child=ScopedPrimaryKeyField(scope=lambda user: location_list(user=user)), required=False
+    )
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            locations = data.getlist("location")
+            data = {key: data.get(key) for key in data}
+            if locations:
+                data["location"] = locations
+        return super().to_internal_value(data)

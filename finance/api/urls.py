@@ -9,6 +9,8 @@ from finance.api import views
 urlpatterns = [
     path("students/<uuid:pk>/statement/", views.StudentStatementView.as_view(), name="student-statement"),
     path("guardians/<uuid:pk>/statement/", views.GuardianStatementView.as_view(), name="guardian-statement"),
+    path("journal/", views.JournalExportView.as_view(), name="journal-export"),
+    path("accounting-refs/import/", views.AccountingRefImportView.as_view(), name="accounting-refs-import"),
     path("reports/student-balances/", views.StudentBalancesReport.as_view(), name="report-student-balances"),
     path("reports/location-summary/", views.LocationSummaryReport.as_view(), name="report-location-summary"),
     path("reports/invoice-details/", views.InvoiceDetailsReport.as_view(), name="report-invoice-details"),

@@ -27,7 +27,7 @@ from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, flatt
 from academy.common.csv_stream import streamed_csv
 from academy.common.idempotency import KEY_MAX, idempotent, request_fingerprint
 from families.selectors import guardians_visible_to, students_visible_to
-from finance import documents, reports, selectors, services
+from finance import documents, journal, reports, selectors, services
 from finance.api import serializers as api
 from finance.filters import (
     AdjustmentFilterSet,
@@ -63,6 +63,11 @@ def file_response(content: bytes, *, filename: str, content_type: str = PDF) -> 
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def _is_staff(request) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user and user.is_authenticated and user.is_academy_staff)
 
 
 def query_input(request, serializer_class, context=None) -> dict:
@@ -141,7 +146,14 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self):
-        return selectors.invoice_list_with_lines(user=self.request.user)
+        return selectors.invoice_list_with_lines(user=self.request.user).select_related(
+            "disputed_by", "dispute_resolved_by"
+        )
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["staff_view"] = _is_staff(self.request)
+        return context
 
     @extend_schema(parameters=[IDEMPOTENCY_HEADER])
     @idempotent
@@ -169,6 +181,63 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         invoice = self.get_object()
         data = self.validated_input(api.ReasonSerializer, partial=False)
         invoice = services.invoice_cancel(invoice=invoice, actor=request.user, reason=data["reason"])
+        return self.respond(invoice)
+
+    @extend_schema(request=api.InvoiceNotesSerializer, responses=api.InvoiceSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.change_invoice", filterset_class=None)
+    def notes(self, request, pk=None):
+        """Change the invoice's ``notes`` (the family reads them) and/or ``internal_notes``
+        (staff only); an omitted one stays; ``reason`` goes to the history."""
+        invoice = self.get_object()
+        data = self.validated_input(api.InvoiceNotesSerializer, partial=False)
+        services.invoice_notes_set(
+            invoice=invoice,
+            actor=request.user,
+            notes=data.get("notes"),
+            internal_notes=data.get("internal_notes"),
+            reason=data.get("reason", ""),
+        )
+        return self.respond(invoice)
+
+    @extend_schema(request=api.ReasonSerializer, responses=api.InvoiceSerializer)
+    @action(detail=True, methods=["post"], required_permission="finance.change_invoice", filterset_class=None)
+    def dispute(self, request, pk=None):
+        """Mark an open invoice disputed (``reason`` required): no late fee and no reminder
+        until resolved. 409 ``already_disputed`` or ``invoice_not_open``."""
+        invoice = self.get_object()
+        data = self.validated_input(api.ReasonSerializer, partial=False)
+        services.invoice_dispute(invoice=invoice, reason=data["reason"], actor=request.user)
+        return self.respond(invoice)
+
+    @extend_schema(request=api.ResolutionSerializer, responses=api.InvoiceSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="resolve-dispute",
+        required_permission="finance.change_invoice",
+        filterset_class=None,
+    )
+    def resolve_dispute(self, request, pk=None):
+        """Close the invoice's open dispute (``resolution`` required). 409 ``not_disputed``."""
+        invoice = self.get_object()
+        data = self.validated_input(api.ResolutionSerializer, partial=False)
+        services.invoice_dispute_resolve(invoice=invoice, resolution=data["resolution"], actor=request.user)
+        return self.respond(invoice)
+
+    @extend_schema(request=api.AccountingRefSerializer, responses=api.InvoiceSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="accounting-ref",
+        required_permission="finance.change_invoice",
+        filterset_class=None,
+    )
+    def accounting_ref(self, request, pk=None):
+        """Set (blank: clear) the invoice's id in the bookkeeping; another invoice's is a
+        400 on ``accounting_ref``."""
+        invoice = self.get_object()
+        data = self.validated_input(api.AccountingRefSerializer, partial=False)
+        services.invoice_accounting_ref_set(invoice=invoice, accounting_ref=data["accounting_ref"], actor=request.user)
         return self.respond(invoice)
 
     @extend_schema(responses={(200, PDF): OpenApiTypes.BINARY})
@@ -201,6 +270,28 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     def get_queryset(self):
         return selectors.payment_list_with_allocations(user=self.request.user)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["staff_view"] = _is_staff(self.request)
+        return context
+
+    @extend_schema(request=api.AccountingRefSerializer, responses=api.PaymentSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="accounting-ref",
+        permission_model=Invoice,
+        required_permission="finance.change_invoice",
+        filterset_class=None,
+    )
+    def accounting_ref(self, request, pk=None):
+        """Set (blank: clear) the payment's id in the bookkeeping, kept beside the
+        append-only payment; another payment's is a 400 on ``accounting_ref``."""
+        payment = self.get_object()
+        data = self.validated_input(api.AccountingRefSerializer, partial=False)
+        services.payment_accounting_ref_set(payment=payment, accounting_ref=data["accounting_ref"], actor=request.user)
+        return self.respond(payment)
 
     @extend_schema(
         parameters=[
@@ -246,7 +337,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         # reversal yet) instead of read back with two more queries.
         payment = result.payment
         payment._prefetched_objects_cache = {"allocations": result.allocations}
-        payment._state.fields_cache.update({"verification": None, "reversal": None})
+        payment._state.fields_cache.update({"verification": None, "reversal": None, "accounting": None})
         return Response(self.get_serializer(payment).data, status=201)
 
     @extend_schema(responses={(200, PDF): OpenApiTypes.BINARY})
@@ -455,6 +546,72 @@ class GuardianStatementView(StatementView):
         if self.wants_pdf(request):
             return file_response(documents.statement_pdf(statement), filename=f"{guardian.guardian_number}.pdf")
         return Response(api.FamilyStatementSerializer(selectors.family_statement_data(statement)).data)
+
+
+# --- journal and accounting references -------------------------------------------------
+
+
+class JournalExportView(GenericAPIView):
+    """The journal of a period for the bookkeeping, as a streamed CSV: two lines (debit,
+    credit) per ledger movement in the caller's locations (``location``, repeatable:
+    only these). Finance staff and administrators (``finance.view_studentaccount``)."""
+
+    schema = AcademyAutoSchema()
+    permission_model = StudentAccount
+    required_permission = "finance.view_studentaccount"
+    queryset = StudentAccount.objects.none()  # for the schema only
+    content_negotiation_class = FileFormatNegotiation
+    filter_backends = []
+    pagination_class = None
+    error_statuses = {"400", "401", "403"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="First day (inclusive)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True, description="Last day (inclusive)."),
+            OpenApiParameter("location", OpenApiTypes.UUID, many=True, description="Only these locations."),
+        ],
+        responses={(200, CSV): OpenApiTypes.STR},
+        tags=["reports"],
+    )
+    def get(self, request):
+        params = query_input(request, api.JournalQuerySerializer)
+        entries = journal.journal_entries(
+            user=request.user,
+            date_from=params["date_from"],
+            date_to=params["date_to"],
+            locations=params.get("location"),
+        )
+        filename = f"journal-{params['date_from']:%Y%m%d}-{params['date_to']:%Y%m%d}.csv"
+        return streamed_csv(journal.HEADER, journal.journal_lines(entries), filename=filename)
+
+
+class AccountingRefImportView(GenericAPIView):
+    """Accounting references from the bookkeeping, all or nothing: ``csv`` with the
+    columns ``kind`` (``invoice`` or ``payment``), ``number`` (invoice or receipt
+    number) and ``accounting_ref``. Any bad row is a 400 naming each row
+    (``row 2``: the first line after the header) and nothing is set."""
+
+    schema = AcademyAutoSchema()
+    permission_model = Invoice
+    required_permission = "finance.change_invoice"
+    queryset = Invoice.objects.none()  # for the schema only
+    filter_backends = []
+    pagination_class = None
+    error_statuses = {"400", "401", "403", "409"}
+
+    @extend_schema(request=api.AccountingRefImportSerializer, responses=api.AccountingRefImportResultSerializer)
+    def post(self, request):
+        serializer = api.AccountingRefImportSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
+            raise ValidationError(flatten_errors(serializer.errors))
+        result = services.accounting_refs_import(
+            content=serializer.validated_data["csv"],
+            actor=request.user,
+            invoices=selectors.invoice_list(user=request.user),
+            payments=selectors.payment_list(user=request.user),
+        )
+        return Response({"invoices": result.invoices, "payments": result.payments})
 
 
 # --- reports --------------------------------------------------------------------------

@@ -174,7 +174,18 @@ INVOICE_COLUMNS = (
     "cancel_reason",
     "created_by_id",
     "billing_run_id",
+    # the notes, the dispute and the accounting reference: empty on a billed invoice
+    "notes",
+    "internal_notes",
+    "disputed_at",
+    "dispute_reason",
+    "disputed_by_id",
+    "dispute_resolved_at",
+    "dispute_resolved_by_id",
+    "dispute_resolution",
+    "accounting_ref",
 )
+EMPTY_RECORDS = ("", "", None, "", None, None, None, "", "")  # the values of the last nine columns
 HISTORY_COLUMNS = (*INVOICE_COLUMNS, "history_date", "history_change_reason", "history_type", "history_user_id")
 LINE_COLUMNS = (
     "id",
@@ -294,6 +305,7 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
                 "",
                 user_id,
                 run.pk,
+                *EMPTY_RECORDS,
             )
         )
         account = accounts[str(pk)]

@@ -6,6 +6,7 @@ A late fee is an adjustment of kind ``late_fee`` requested and approved by the s
 like any other extra charge. "Once per invoice" is the partial unique index
 ``one_late_fee_per_invoice`` (a rejected late fee does not count): two workers running
 the job at once cannot both charge it; the loser's savepoint rolls back and it moves on.
+An invoice with an open dispute is not charged until the dispute is resolved.
 """
 
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ class LateFeeResult:
 
 
 def late_fee_candidates(*, today: date | None = None):
-    """Open invoices past due plus their location's grace days with no late fee yet,
-    with the policy's amount (``late_fee``) annotated: one query."""
+    """Open invoices past due plus their location's grace days with no late fee yet and
+    no open dispute, with the policy's amount (``late_fee``) annotated: one query."""
     today = today or timezone.localdate()
     charged = Adjustment.objects.filter(invoice=OuterRef("pk"), kind=Adjustment.Kind.LATE_FEE).exclude(
         status=Adjustment.Status.REJECTED
@@ -40,7 +41,8 @@ def late_fee_candidates(*, today: date | None = None):
         invoices = invoices | Invoice.objects.filter(
             location_id=policy.location_id, status__in=Invoice.OPEN_STATUSES, due_date__lt=due_before
         )
-    return invoices.filter(~Exists(charged)).order_by("due_date", "invoice_number")
+    # a disputed invoice is charged nothing until the dispute is resolved
+    return invoices.filter(~Exists(charged)).not_disputed().order_by("due_date", "invoice_number")
 
 
 def late_fees_apply(*, today: date | None = None) -> LateFeeResult:

@@ -140,6 +140,35 @@ CASES = [
         FINANCE_CHANGE,
     ),
     ("invoices-pdf", "get", lambda m: f"{V1}/invoices/{m.invoice.pk}/pdf/", None, CHILD_READ),
+    # --- notes, disputes, accounting references: finance staff (tests/finance/test_money_records.py) ---
+    (
+        "invoices-notes",
+        "post",
+        lambda m: f"{V1}/invoices/{m.invoice.pk}/notes/",
+        lambda m: {"notes": "Paid in two parts", "internal_notes": "Called the father"},
+        FINANCE_CHANGE,
+    ),
+    (
+        "invoices-dispute",
+        "post",
+        lambda m: f"{V1}/invoices/{m.invoice.pk}/dispute/",
+        lambda m: {"reason": "Charged twice"},
+        FINANCE_CHANGE,
+    ),
+    (
+        "invoices-resolve-dispute",
+        "post",
+        lambda m: f"{V1}/invoices/{m.invoice.pk}/resolve-dispute/",
+        lambda m: {"resolution": "Explained"},
+        expect(409, 403, 403, 409, 403, 403, 401),  # not disputed
+    ),
+    (
+        "invoices-accounting-ref",
+        "post",
+        lambda m: f"{V1}/invoices/{m.invoice.pk}/accounting-ref/",
+        lambda m: {"accounting_ref": "AR-1"},
+        FINANCE_CHANGE,
+    ),
     # --- payments: office staff may take money; a student outside their location is a 400 ---
     ("payments-list", "get", lambda m: f"{V1}/payments/", None, EVERYONE_READS),
     ("payments-get", "get", lambda m: f"{V1}/payments/{m.payment.pk}/", None, CHILD_READ),
@@ -161,6 +190,13 @@ CASES = [
         lambda m: f"{V1}/payments/{m.payment.pk}/verify/",
         lambda m: {"cleared": True},
         expect(409, 403, 403, 409, 403, 403, 401),  # cash needs no verification
+    ),
+    (
+        "payments-accounting-ref",
+        "post",
+        lambda m: f"{V1}/payments/{m.payment.pk}/accounting-ref/",
+        lambda m: {"accounting_ref": "BANK-1"},
+        FINANCE_CHANGE,
     ),
     # --- adjustments: finance staff only; the requester may not approve their own ---
     ("adjustments-list", "get", lambda m: f"{V1}/adjustments/", None, FINANCE_ONLY_READ),
@@ -216,6 +252,16 @@ CASES = [
     ("guardian-statement", "get", lambda m: f"{V1}/guardians/{m.guardian.pk}/statement/", None, CHILD_READ),
     # --- reports: finance staff and administrators ---
     *[(f"report-{name}", "get", lambda m, n=name: f"{V1}/reports/{n}/", None, FINANCE_ONLY_READ) for name in REPORTS],
+    # --- the journal and the import of accounting references (tests/finance/test_journal.py) ---
+    # without from and to, finance gets as far as the 400; the others are refused before
+    ("journal", "get", lambda m: f"{V1}/journal/", None, expect(400, 403, 403, 400, 403, 403, 401)),
+    (
+        "accounting-refs-import",
+        "post",
+        lambda m: f"{V1}/accounting-refs/import/",
+        lambda m: {"csv": f"kind,number,accounting_ref\ninvoice,{m.invoice.invoice_number},AR-9\n"},
+        FINANCE_CHANGE,
+    ),
 ]
 
 

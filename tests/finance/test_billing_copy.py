@@ -180,6 +180,7 @@ def test_copy_rows_are_checked_by_the_database_like_inserts(billed_location, cas
             "amount_paid": D("0.00"),
             "billing_period": "",
             "cancel_reason": "",
+            **dict.fromkeys(("notes", "internal_notes", "dispute_reason", "dispute_resolution", "accounting_ref"), ""),
             **changes,
         }
         return [tuple(values[name] for name in INVOICE_COLUMNS)]
