@@ -22,7 +22,7 @@ class FacilityInline(admin.TabularInline):
 
 @admin.register(models.Location)
 class LocationAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "phone", "email", "is_active")
+    list_display = ("code", "name", "phone", "email", "is_active", "billing_day")
     list_filter = ("is_active",)
     search_fields = ("code", "name")
     inlines = [FacilityInline]

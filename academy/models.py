@@ -52,12 +52,23 @@ class Location(TimeStampedModel):
         help_text="Attendance percentage a student needs to be eligible (exams, promotion). "
         "Empty: the programme's, else the academy default (75).",
     )
+    billing_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Day of the month (1-31; past a short month's end: its last day) on which the month's "
+        "billing run starts by itself. Empty: billing runs are started by hand.",
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(code=""), name="location_code_not_blank"),
+            models.CheckConstraint(
+                condition=Q(billing_day__isnull=True) | Q(billing_day__gte=1, billing_day__lte=31),
+                name="location_billing_day_of_month",
+                violation_error_message="The billing day is a day of the month, 1 to 31.",
+            ),
             models.CheckConstraint(
                 condition=Q(attendance_threshold__isnull=True)
                 | Q(attendance_threshold__gte=0, attendance_threshold__lte=100),

@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from finance.notices import payment_reminders_send
-from finance.services.billing import billing_run_execute
+from finance.services.billing import billing_run_execute, billing_runs_scheduled
 from finance.services.invoices import invoices_mark_overdue
 from finance.services.late_fees import late_fees_apply
 from finance.services.packages import packages_mark_expired
@@ -36,3 +36,10 @@ def payment_reminders_task() -> dict:
 def packages_expire_task() -> int:
     """Daily: session packages past their expiry date become expired."""
     return packages_mark_expired()
+
+
+@shared_task(name="finance.billing_scheduled", ignore_result=True)
+def billing_scheduled_task() -> int:
+    """Hourly: start the month's billing run of each location whose billing day has come
+    (once per location and month)."""
+    return len(billing_runs_scheduled())

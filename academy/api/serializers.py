@@ -65,7 +65,18 @@ def _staff_users(user):
 class LocationSerializer(ModelSerializer):
     class Meta:
         model = Location
-        fields = ["id", "code", "name", "address", "phone", "email", "is_active", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "address",
+            "phone",
+            "email",
+            "is_active",
+            "billing_day",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -199,6 +210,13 @@ class LocationInputSerializer(InputSerializer):
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
+    billing_day = serializers.IntegerField(
+        min_value=1,
+        max_value=31,
+        required=False,
+        allow_null=True,
+        help_text="Day of the month the month's billing run starts by itself; null: by hand.",
+    )
 
 
 class FacilityInputSerializer(InputSerializer):

@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "notifications-resend": {"task": "notifications.deliveries_resend", "schedule": timedelta(minutes=10)},
     "finance-mark-overdue": {"task": "finance.mark_overdue", "schedule": timedelta(hours=6)},
     "finance-late-fees": {"task": "finance.late_fees", "schedule": timedelta(hours=24)},
+    "finance-billing-scheduled": {"task": "finance.billing_scheduled", "schedule": timedelta(hours=1)},
     "finance-payment-reminders": {"task": "finance.payment_reminders", "schedule": timedelta(hours=24)},
     "finance-packages-expire": {"task": "finance.packages_expire", "schedule": timedelta(hours=24)},
     "enrollment-expire-offers": {"task": "enrollment.expire_offers", "schedule": timedelta(minutes=15)},

@@ -66,6 +66,39 @@ def billing_run_start(
     return run
 
 
+def _billing_day_this_month(day: int, today: date) -> int:
+    """``day`` in ``today``'s month: a day past a short month's end is its last day."""
+    following = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return min(day, (following - timedelta(days=1)).day)
+
+
+def billing_runs_scheduled(*, today: date | None = None) -> list[BillingRun]:
+    """Beat job: start the month's billing run of every active location whose billing day
+    has come (``Location.billing_day``), once per location and month: a location already
+    with a monthly run for the period (started by hand, or by an earlier beat) gets none,
+    so a second beat, a beat after a restart or a day missed while the server was down
+    never bills twice (and the run itself skips a student billed for the period). Each
+    location is decided under its row's lock, so two beats at once start one run. The run
+    is the one finance staff would have started (period ``YYYY-MM``, issued today), shown
+    in their list of runs as started by the schedule. Answers the runs started."""
+    from academy.models import Location
+
+    today = today or timezone.localdate()
+    period = f"{today:%Y-%m}"
+    started = []
+    due = Location.objects.filter(is_active=True, billing_day__isnull=False).order_by("pk")
+    for location_id, day in due.values_list("pk", "billing_day"):
+        if today.day < _billing_day_this_month(day, today):
+            continue
+        with transaction.atomic():
+            location = Location.objects.select_for_update().get(pk=location_id)
+            monthly = FeeStructure.Frequency.MONTHLY
+            if BillingRun.objects.filter(location=location, period=period, frequency=monthly).exists():
+                continue
+            started.append(billing_run_start(location=location, period=period, issue_date=today, actor=None))
+    return started
+
+
 def _queue(run_pk) -> None:
     """On a worker; without a broker in a background thread, so the page that started
     the run answers at once and polls its progress (``academy.common.background``)."""
