@@ -1,10 +1,19 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from academy import models
 from academy.common.admin import ReadOnlyAdmin, ServiceAdminMixin
 from academy.common.models import NumberSequence
+from academy.forms import LoginLimitFormMixin
+
+
+class AcademyAdminAuthenticationForm(LoginLimitFormMixin, AdminAuthenticationForm):
+    """The admin's login says how long to wait after too many failures, like the portals'."""
+
+
+admin.site.login_form = AcademyAdminAuthenticationForm
 
 
 @admin.register(models.User)

@@ -4,8 +4,21 @@ sections and a service's errors put next to the fields they are about."""
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from academy.login_limits import retry_message
 
-class StaffAuthenticationForm(AuthenticationForm):
+
+class LoginLimitFormMixin:
+    """A login form that says how long to wait when the client must (``academy.login_limits``)
+    instead of "wrong password"."""
+
+    def get_invalid_login_error(self):
+        wait = getattr(self.request, "login_retry_after", 0) if self.request is not None else 0
+        if wait:
+            return forms.ValidationError(retry_message(wait), code="throttled")
+        return super().get_invalid_login_error()
+
+
+class StaffAuthenticationForm(LoginLimitFormMixin, AuthenticationForm):
     """The staff portal's login: only users with a staff role (or a superuser) get in."""
 
     error_messages = {

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -94,32 +93,6 @@ def api_token_of(*, user: User):
     from rest_framework.authtoken.models import Token
 
     return Token.objects.filter(user=user).first()
-
-
-# --- login throttling ------------------------------------------------------------
-
-
-def _failure_key(username: str) -> str:
-    return f"login-failures:{username.strip().lower()}"
-
-
-def login_failures_exceeded(username: str) -> bool:
-    return cache.get(_failure_key(username), 0) >= settings.LOGIN_FAILURE_LIMIT
-
-
-def login_failure_record(username: str) -> int:
-    """Count one failed login for ``username`` in the current one-hour window."""
-    key = _failure_key(username)
-    cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
-        return 1
-
-
-def login_failures_reset(username: str) -> None:
-    cache.delete(_failure_key(username))
 
 
 # --- structure ---------------------------------------------------------------------

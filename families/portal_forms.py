@@ -4,10 +4,11 @@ from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from academy.common.background import task_queue
 from families.models import Guardian
-from families.selectors import guardians_for_password_reset
-from families.services import guardian_password_reset_send
+from families.tasks import password_reset_send_task
 
 # What a parent may change about themselves. Names, the guardian number and the account
 # status are the office's to change.
@@ -97,10 +98,10 @@ class PortalPasswordResetForm(PasswordResetForm):
     message goes through ``notifications`` (template ``password_reset``) to the
     guardian's own address. An unknown address sends nothing and looks the same."""
 
-    def save(self, domain_override=None, use_https=False, request=None, **kwargs) -> int:
+    def save(self, domain_override=None, use_https=False, request=None, **kwargs) -> None:
+        """Queue the sending (a worker, or a thread without one): the page answers in the
+        same time whether the address is known or not, so its timing tells nothing."""
         domain = domain_override or get_current_site(request).domain
         base_url = f"{'https' if use_https else 'http'}://{domain}"
-        sent = 0
-        for guardian in guardians_for_password_reset(email=self.cleaned_data["email"]):
-            sent += guardian_password_reset_send(guardian=guardian, base_url=base_url)
-        return sent
+        email = self.cleaned_data["email"]
+        transaction.on_commit(lambda: task_queue(password_reset_send_task, email, base_url))

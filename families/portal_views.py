@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
+from academy.forms import LoginLimitFormMixin
 from families.portal_forms import GuardianDetailsForm, PortalPasswordResetForm
 from families.portal_shell import parent_required, portal_render
 from families.selectors import guardian_child_get, guardian_for_user, student_list, student_medical_visible
@@ -21,7 +22,7 @@ from notifications.services import notification_mark_all_read, notification_mark
 from students.models import Student
 
 
-class ParentAuthenticationForm(AuthenticationForm):
+class ParentAuthenticationForm(LoginLimitFormMixin, AuthenticationForm):
     """The portal's login: only a parent with an active guardian record gets in."""
 
     error_messages = {

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from academy.common.clients import client_address
 from grading.documents import Verification, document_verify, token_hours
 from grading.models import DocumentVisit
 
@@ -27,7 +28,7 @@ def verify_rate() -> int:
 
 def client_key(request: HttpRequest) -> str:
     """A hash of the client's address (and the secret key): the log never holds the address."""
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     return hashlib.sha256(f"{settings.SECRET_KEY}:{address}".encode()).hexdigest()
 
 

@@ -32,6 +32,16 @@ def _celery_join_allowed():
     _set_task_join_will_block(False)
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_of_this_test(settings):
+    """Login limits and API throttles count in the shared cache (one Redis for both
+    workers and every test): each test counts under its own namespace, so no test
+    inherits another's failed logins or requests."""
+    import uuid
+
+    settings.RATE_LIMIT_NAMESPACE = uuid.uuid4().hex
+
+
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"

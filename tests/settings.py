@@ -23,3 +23,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 # ...and inline, not in a background thread (academy.common.background): a test sees the
 # finished job; tests of the thread turn this on (tests/finance/test_billing_run_background.py).
 BACKGROUND_TASKS_IN_THREAD = False
+
+# A test makes many API calls a second as one user from one address: throttles are out of
+# the way, except in the tests of them (tests/api/test_throttles.py sets its own rates).
+API_THROTTLE_RATES = {"user": "1000000/min", "client": "1000000/min", "anon": "1000000/min"}

@@ -11,12 +11,12 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, routers
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from academy import filters, selectors, services
+from academy import filters, login_limits, selectors, services
 from academy.api import AcademyAutoSchema, ApiViewSet, flatten_errors
 from academy.api import serializers as api
 from academy.common.permissions import AuthenticatedOnly
@@ -26,14 +26,14 @@ from academy.models import AcademicYear
 class TokenObtainView(APIView):
     """Exchange a username and password for an API token.
 
-    Failed logins count against the account (``ThrottledModelBackend``): after too many
-    in an hour the account is refused, even with the right password, until the hour ends.
+    Failed logins make the client wait (``academy.login_limits``): past a few, a growing
+    delay during which the answer is 429 with ``Retry-After`` and the password is not
+    checked. No account is locked: its owner's other clients are not delayed.
     """
 
     schema = AcademyAutoSchema()
     authentication_classes = ()
     permission_classes = ()
-    throttle_classes = ()
     parser_classes = [JSONParser, FormParser]
     error_statuses = {"400"}
 
@@ -43,6 +43,9 @@ class TokenObtainView(APIView):
         if not serializer.is_valid():
             raise ValidationError(flatten_errors(serializer.errors))
         user = authenticate(request=request, **serializer.validated_data)
+        wait = getattr(request, "login_retry_after", 0)
+        if user is None and wait:
+            raise Throttled(wait=wait, detail=login_limits.retry_message(wait))
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with the credentials given."]})
         return Response(_token(services.api_token_current(user=user)))

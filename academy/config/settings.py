@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "academy.login_limits.KnownClientMiddleware",
     "academy.common.middleware.StaffIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -263,9 +264,26 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 366)
 # later than that is a new request (manage.py audit_prune deletes them too).
 IDEMPOTENCY_RETENTION_DAYS = env.int("IDEMPOTENCY_RETENTION_DAYS", default=30)
 
-# Failed logins per account and hour before the account is refused (web and API).
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=100)
+# Failed logins (academy.login_limits): over an hour, after this many failures a client
+# waits before its next try, 2 s, 4 s, 8 s ... up to LOGIN_MAX_DELAY seconds: per account
+# and client, per client whatever the account, and per account whatever the client (not
+# for a browser the account signed in from before). No account is ever locked.
+LOGIN_FREE_FAILURES = env.int("LOGIN_FREE_FAILURES", default=5)
+LOGIN_CLIENT_FREE_FAILURES = env.int("LOGIN_CLIENT_FREE_FAILURES", default=30)
+LOGIN_ACCOUNT_FREE_FAILURES = env.int("LOGIN_ACCOUNT_FREE_FAILURES", default=20)
+LOGIN_MAX_DELAY = env.int("LOGIN_MAX_DELAY", default=15 * 60)
 LOGIN_FAILURE_WINDOW = 3600
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+# Keys of login limits and API throttles are prefixed with this (tests isolate themselves).
+RATE_LIMIT_NAMESPACE = ""
+# API requests a minute (academy.common.throttles; 429 with Retry-After past them): per token
+# (or session user), per client address whatever the caller, and per client for anonymous
+# calls (the token login).
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="600/min"),
+    "client": env.str("API_THROTTLE_CLIENT", default="1200/min"),
+    "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -273,6 +291,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["academy.common.permissions.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "academy.common.throttles.UserThrottle",
+        "academy.common.throttles.ClientThrottle",
+        "academy.common.throttles.AnonThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "academy.common.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

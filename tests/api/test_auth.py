@@ -1,8 +1,6 @@
-"""Token login (with the failed-login throttle), ``me/`` and the API root."""
+"""Token login, ``me/`` and the API root (login limits: tests/academy/test_login_limits.py)."""
 
 import pytest
-from django.conf import settings
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -11,13 +9,6 @@ from tests.factories.academy import PASSWORD
 pytestmark = pytest.mark.django_db
 
 TOKEN_URL = "/api/v1/auth/token/"
-
-
-@pytest.fixture(autouse=True)
-def clear_failures():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_token_for_the_right_password_opens_the_api(office):
@@ -70,37 +61,6 @@ def test_inactive_user_gets_no_token(office):
     office.save()
     response = APIClient().post(TOKEN_URL, {"username": "office", "password": PASSWORD}, format="json")
     assert response.status_code == 400
-
-
-def test_failed_logins_lock_the_account_even_for_the_right_password(office):
-    client = APIClient()
-    # given as many failed logins as the limit allows in an hour
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
-        assert client.post(TOKEN_URL, {"username": "office", "password": "wrong"}, format="json").status_code == 400
-    # when the next attempt has the right password, it is refused
-    refused = client.post(TOKEN_URL, {"username": "office", "password": PASSWORD}, format="json")
-    assert refused.status_code in (400, 403)
-    assert not Token.objects.filter(user=office).exists()
-    # then once the window is over (the counter is gone) the right password works again
-    cache.clear()
-    allowed = client.post(TOKEN_URL, {"username": "office", "password": PASSWORD}, format="json")
-    assert allowed.status_code == 200
-
-
-def test_a_lock_is_per_account(office, academy_admin):
-    client = APIClient()
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
-        client.post(TOKEN_URL, {"username": "office", "password": "wrong"}, format="json")
-    response = client.post(TOKEN_URL, {"username": "academy-admin", "password": PASSWORD}, format="json")
-    assert response.status_code == 200
-
-
-def test_fewer_failures_than_the_limit_do_not_lock(office):
-    client = APIClient()
-    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
-        client.post(TOKEN_URL, {"username": "office", "password": "wrong"}, format="json")
-    response = client.post(TOKEN_URL, {"username": "office", "password": PASSWORD}, format="json")
-    assert response.status_code == 200
 
 
 def test_a_wrong_token_is_401(world):

@@ -299,6 +299,30 @@ def test_a_reset_sends_exactly_one_email_through_notify_and_the_link_works(
     assert "This link has expired" in again.content.decode()
 
 
+def test_the_reset_page_does_the_same_work_for_a_known_and_an_unknown_address(
+    client, family, django_capture_on_commit_callbacks
+):
+    """The sending is queued after the answer: the page's queries (and so its time) are
+    the same whether the address belongs to a parent or not, and nothing is sent until
+    the queued work runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    guardian, _children = family
+    answers = {}
+    for email in (guardian.email, "nobody@example.org"):
+        with CaptureQueriesContext(connection) as queries:
+            with django_capture_on_commit_callbacks(execute=False) as queued:
+                response = client.post("/portal/password-reset/", {"email": email})
+        assert response.status_code == 302
+        answers[email] = (len(queries), len(queued))
+    assert answers[guardian.email] == answers["nobody@example.org"]
+    assert not Notification.objects.exists() and len(mail.outbox) == 0
+    # the queued work sends the known address its link
+    _request_reset(client, guardian.email, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1
+
+
 def test_an_unknown_email_shows_the_same_page_and_sends_nothing(client, family, django_capture_on_commit_callbacks):
     response = _request_reset(client, "nobody@example.org", django_capture_on_commit_callbacks)
     assert response.status_code == 302
