@@ -7,7 +7,9 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from academy.common.db_guards import AUDIT_TABLE
 from academy.common.registry import install_check
+from academy.db_roles import role_facts
 from academy.models import AcademicYear, GradeLevel
 from academy.roles import ACADEMY_ADMIN, ALL_ROLES, DOMAIN_APPS, ROLE_PERMISSIONS
 
@@ -123,3 +125,48 @@ def check_current_year() -> tuple[bool, str]:
     if len(current) != 1:
         return False, f"{len(current)} current academic years, expected exactly one"
     return True, f"{current[0]} is current"
+
+
+@install_check("database role")
+def check_database_role() -> tuple[bool, str]:
+    """Which role the processes connect as, and whether it could switch the append-only
+    triggers off (it owns tables, may create in the schema, or is a superuser). Said,
+    not failed: a development database runs as its owner."""
+    facts = role_facts()
+    if facts is None:
+        return (
+            True,
+            "SQLite: no roles; the append-only triggers guard against bugs, the file's permissions against the rest",
+        )
+    if facts.restricted:
+        return True, f"runs as {facts.name}: reads and writes rows only (no DDL, owns no table, not a superuser)"
+    powers = [
+        *(["a superuser"] if facts.superuser else []),
+        *([f"the owner of {facts.owns_tables} tables"] if facts.owns_tables else []),
+        *(["may create tables"] if facts.can_create_in_schema else []),
+    ]
+    return True, (
+        f"runs as {facts.name}: {', '.join(powers)}, so it could disable the append-only triggers; "
+        "in production connect the web and workers as a restricted role (manage.py db_roles)"
+    )
+
+
+@install_check("audit log is append-only")
+def check_audit_log_guard() -> tuple[bool, str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname IN (%s, %s)",
+                [AUDIT_TABLE, f"{AUDIT_TABLE}_guard", f"{AUDIT_TABLE}_no_truncate"],
+            )
+            expected = 2
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = %s", [f"{AUDIT_TABLE}_no_update"]
+            )
+            expected = 1
+        (found,) = cursor.fetchone()
+    if found != expected:
+        return False, f"{expected - found} of its {expected} triggers missing (run manage.py migrate)"
+    guarded = "UPDATE, DELETE of rows under 30 days and TRUNCATE" if expected == 2 else "UPDATE"
+    return True, f"the database refuses {guarded}"

@@ -6,6 +6,8 @@ migration must end with ``migrations.RunPython(ensure_append_only, noop)``. The
 ``verify_install`` check "money tables are append-only" fails if one is missing.
 """
 
+from academy.common.db_guards import TRUNCATE_GUARD_SQL
+
 APPEND_ONLY_TABLES = (
     "finance_payment",
     "finance_paymentallocation",
@@ -23,17 +25,6 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION academy_append_only_truncate() RETURNS trigger AS $$
-BEGIN
-    -- only a test database (Django names it test_...) may be emptied, by the suite's flush
-    IF coalesce(current_setting('academy.allow_truncate', true), '') = 'on'
-            AND current_database() LIKE 'test\\_%' THEN
-        RETURN NULL;
-    END IF;
-    RAISE EXCEPTION '% is append-only: TRUNCATE is not allowed', TG_TABLE_NAME
-        USING ERRCODE = 'restrict_violation';
-END;
-$$ LANGUAGE plpgsql;
 """
 
 
@@ -41,6 +32,7 @@ def ensure_append_only(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_FUNCTIONS, params=None)
+        schema_editor.execute(TRUNCATE_GUARD_SQL, params=None)
         for table in APPEND_ONLY_TABLES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             schema_editor.execute(

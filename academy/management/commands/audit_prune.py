@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from academy.common.db_guards import AUDIT_FLOOR_DAYS
 from academy.common.idempotency import idempotency_prune
 from academy.services import audit_log_prune
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
     def handle(self, *, older_than, keys_older_than, dry_run, **options):
+        if older_than < AUDIT_FLOOR_DAYS:
+            raise CommandError(
+                f"--older-than is at least {AUDIT_FLOOR_DAYS} days: the audit log keeps every row that long "
+                "(the database refuses to delete younger ones)."
+            )
         now = timezone.now()
         verb = "would delete" if dry_run else "deleted"
         cutoff = now - timedelta(days=older_than)
