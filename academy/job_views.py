@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from academy.common.exceptions import Conflict
-from academy.jobs import job_cancel, job_data, job_get, job_kinds, job_result_file
+from academy.jobs import job_cancel, job_data, job_get, job_kinds, job_result_file, job_resume_if_stale
 from academy.models import Job
 from academy.views import staff_layout_context, staff_required
 
@@ -24,6 +24,7 @@ def _job_or_404(request, pk) -> Job:
 @staff_required
 def job_detail(request, pk):
     job = _job_or_404(request, pk)
+    job_resume_if_stale(job)  # without a broker, no beat: the poll finds a job cut off by a restart
     if request.GET.get("format") == "json":
         return JsonResponse(job_data(job))
     kind = job_kinds().get(job.kind)

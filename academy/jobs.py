@@ -1,5 +1,5 @@
 """Long jobs: one model (``academy.models.Job``), one Celery task, one progress page, for
-every app (report cards now; billing runs, imports, promotion and documents later).
+every app (report cards, documents, promotion and billing runs among them).
 
 An app registers a *kind* in its own ``jobs`` module (found by ``autodiscover_modules``,
 so a worker knows every kind without importing views)::
@@ -29,9 +29,16 @@ The rules:
 - ``jobs_resume_stale`` (Celery beat): a running job without a heartbeat for
   ``JOB_STALE_SECONDS`` is marked interrupted and queued again, once; a job that goes
   stale again fails. A queued or interrupted job whose task never started (the process
-  that held it stopped) is queued again.
+  that held it stopped) is queued again. Without a broker there is no beat: the job's page, polled,
+  runs the same check when the job it shows is stale (``job_resume_if_stale``).
 - ``job_cancel``: a queued, running or interrupted job stops (a running handler at its
   next progress call); its files are removed.
+- A kind that keeps a row of its own beside the job (a billing run) registers
+  ``on_state(job)``: called in the transaction that interrupts, fails (the stale check) or
+  cancels the job from outside its handler, so that row says so too.
+- A handler that writes in transactions of its own calls ``progress.hold()`` first in
+  each: it locks the job's row until that transaction ends and raises ``JobStopped`` when
+  the job is no longer this run's, so a run taken over (or cancelled) commits nothing more.
 - The file a job makes lives under ``JOB_FILES_ROOT/<job id>/`` (not served): it is
   downloaded through the job page by its creator and by staff allowed for the kind.
 """
@@ -86,6 +93,9 @@ class JobKind:
     # the file it makes is removed this long after (hours, or a function answering them,
     # read when the files are discarded); None: JOB_FILE_HOURS
     keep_hours: int | Callable[[], int] | None = None
+    # on_state(job): the job was interrupted, failed or cancelled from outside its handler
+    # (in that transaction), for the kind's own row to say so
+    on_state: Callable[[Job], None] | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -93,10 +103,18 @@ _discovered = False
 
 
 def job_kind_register(
-    name: str, *, handler: Callable, label: str, permission: str, keep_hours: int | Callable[[], int] | None = None
+    name: str,
+    *,
+    handler: Callable,
+    label: str,
+    permission: str,
+    keep_hours: int | Callable[[], int] | None = None,
+    on_state: Callable[[Job], None] | None = None,
 ) -> JobKind:
     """Register (or re-register: a module imported twice) the kind ``name``."""
-    kind = JobKind(name=name, handler=handler, label=label, permission=permission, keep_hours=keep_hours)
+    kind = JobKind(
+        name=name, handler=handler, label=label, permission=permission, keep_hours=keep_hours, on_state=on_state
+    )
     _KINDS[name] = kind
     return kind
 
@@ -206,6 +224,16 @@ def job_data(job: Job) -> dict:
 # --- writes -------------------------------------------------------------------------------
 
 
+def _state_changed(job: Job) -> None:
+    """Tell the job's kind (``on_state``) that the job moved outside its handler."""
+    kind = _KINDS.get(job.kind)
+    if kind is None:
+        _discover()
+        kind = _KINDS.get(job.kind)
+    if kind is not None and kind.on_state is not None:
+        kind.on_state(job)
+
+
 def _actor(actor) -> User | None:
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
@@ -250,6 +278,7 @@ def job_cancel(*, job: Job, actor) -> Job:
     job.finished_at = timezone.now()
     job.message = f"Cancelled by {who.get_full_name() or who.get_username()}." if who else "Cancelled."
     job.save(update_fields=["state", "finished_at", "message", "updated_at"])
+    _state_changed(job)
     transaction.on_commit(lambda: _discard_files(job.pk))
     return job
 
@@ -265,6 +294,19 @@ class Progress:
 
     def _mine(self) -> QuerySet[Job]:
         return Job.objects.filter(pk=self.job.pk, state=Job.State.RUNNING, attempts=self.attempt)
+
+    def is_mine(self) -> bool:
+        """Whether the job is still this run's (running, this attempt)."""
+        return self._mine().exists()
+
+    def hold(self) -> None:
+        """Inside the handler's own transaction: lock the job's row until it ends, or raise
+        ``JobStopped`` (rolling that transaction back) when the job is no longer this run's.
+        What the transaction commits is then this run's work, never a taken-over run's."""
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("Progress.hold() locks the job for a transaction: call it inside one.")
+        if not self._mine().select_for_update().exists():
+            raise JobStopped(str(self.job.pk))
 
     def __call__(
         self, done: int, *, total: int | None = None, failed: int | None = None, errors: list | None = None
@@ -360,6 +402,7 @@ def jobs_resume_stale(*, now=None) -> dict:
                 outcome["failed"].append(job.pk)
             job.updated_at = now
             job.save(update_fields=["state", "message", "finished_at", "updated_at"])
+            _state_changed(job)
         waiting = list(
             Job.objects.select_for_update(skip_locked=True)
             .filter(state__in=[Job.State.QUEUED, Job.State.INTERRUPTED], updated_at__lt=cutoff)
@@ -373,6 +416,25 @@ def jobs_resume_stale(*, now=None) -> dict:
         for pk in outcome["failed"]:
             transaction.on_commit(lambda pk=pk: _discard_files(pk))
     return outcome
+
+
+def job_resume_if_stale(job: Job) -> bool:
+    """Without a broker (the embedded default) there is no beat to run
+    ``jobs_resume_stale``: the page that polls a job runs it when the job it shows has
+    gone stale (the process whose thread ran it stopped: ``make run`` restarted), so such
+    a job is interrupted and resumed (in a thread of this process) as a worker's would
+    be. A cheap look at the job first; answers whether the check ran."""
+    from academy.tasks import run_job
+
+    if not run_job.app.conf.task_always_eager or job.state not in Job.ACTIVE:
+        return False
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    last = job.heartbeat_at if job.state == Job.State.RUNNING else job.updated_at
+    if last is None or last >= cutoff:
+        return False
+    jobs_resume_stale()
+    job.refresh_from_db()
+    return True
 
 
 def jobs_discard_files(*, now=None) -> list:

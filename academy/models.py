@@ -487,8 +487,8 @@ class AuditLog(models.Model):
 
 class Job(TimeStampedModel):
     """A long piece of work run on a Celery worker, with its progress (``academy.jobs``):
-    report cards today; billing runs, imports, promotion and documents are meant to move
-    onto it. One row per job: what to do (``kind`` and ``params``), how far it got
+    report cards, documents, promotion and billing runs among them. One row per job:
+    what to do (``kind`` and ``params``), how far it got
     (``total``, ``done``, ``failed_count`` and the ``errors`` of single items), when it
     last showed life (``heartbeat_at``) and the file it made (``result_path``).
 

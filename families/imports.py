@@ -2,26 +2,33 @@
 and the staff portal upload page share ``students_import``). docs/import_students.md
 describes the file.
 
-Every row is an admission through ``families.services.student_admit``, the same
-validation as the admission form and the API, each in its own savepoint inside one
-transaction: every row is checked, every problem is reported by line and column, and
-the transaction is committed only when there is no problem and it is not a dry run.
-So a file is written completely or not at all, and a dry run writes nothing (the
-number series are rolled back with it).
+Every row is checked with the rules of ``families.services.student_admit`` (the
+admission form and the API), in chunks of rows with a fixed number of queries each
+(``families.import_checks``); every problem is reported by line and column. Only when
+no row has a problem, and it is not a dry run, are the students admitted in bulk, all
+in one transaction (``families.admission_bulk``): a file is written completely or not at
+all, and a dry run writes nothing (not even a number of a series). The staff page runs
+the import as a job (``families.jobs``), reporting progress.
 """
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from academy.common.exceptions import Conflict
-from academy.models import AcademicYear, GradeLevel
-from academy.selectors import location_list
-from families.models import Guardian, StudentGuardian
-from families.services import GuardianLinkSpec, student_admit
+from families.admission_bulk import AdmissionPlan, LinkPlan, students_admit_bulk
+from families.import_checks import (
+    FALSE_WORDS,
+    PRIMARY_PREFIX,
+    SECOND_PREFIX,
+    TRUE_WORDS,
+    ImportChecker,
+    RowPlan,
+)
+from families.import_checks import FILE_GUARDIAN_FIELDS as GUARDIAN_FIELDS
+from families.models import Guardian
 from students.models import Student
 
 STUDENT_COLUMNS = (
@@ -54,22 +61,6 @@ STUDENT_COLUMNS = (
     "referral_source",
     "internal_notes",
 )
-GUARDIAN_FIELDS = (
-    "salutation",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "preferred_communication",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "country",
-    "postal_code",
-)
-PRIMARY_PREFIX = "guardian_"
-SECOND_PREFIX = "guardian2_"
 PRIMARY_COLUMNS = (*(PRIMARY_PREFIX + name for name in GUARDIAN_FIELDS), "guardian_relation")
 SECOND_COLUMNS = (
     *(SECOND_PREFIX + name for name in GUARDIAN_FIELDS),
@@ -82,9 +73,10 @@ SECOND_COLUMNS = (
 )
 COLUMNS = (*STUDENT_COLUMNS, *PRIMARY_COLUMNS, *SECOND_COLUMNS)
 REQUIRED_COLUMNS = ("first_name", "last_name", "date_of_birth", "location", "guardian_email")
-TRUE_WORDS = {"1", "yes", "y", "true", "t", "x"}
-FALSE_WORDS = {"0", "no", "n", "false", "f"}
 MAX_PROBLEMS_PER_FILE = 1000
+CHUNK_ROWS = 500  # rows checked per round of queries
+ADMIT_BATCH_ROWS = 1000  # rows written per round of INSERTs
+__all__ = ["COLUMNS", "FALSE_WORDS", "REQUIRED_COLUMNS", "TRUE_WORDS", "students_import"]
 
 
 @dataclass(frozen=True)
@@ -148,38 +140,109 @@ class ImportReport:
         return "\n".join(out)
 
 
-def students_import(*, file, actor, dry_run: bool, notify_guardians: bool = False) -> ImportReport:
+def students_import(
+    *,
+    file,
+    actor,
+    dry_run: bool,
+    notify_guardians: bool = False,
+    progress: Callable[[int, "ImportReport"], None] | None = None,
+    before_write: Callable[[], None] | None = None,
+    reason: str = "Admitted",
+    chunk_size: int = CHUNK_ROWS,
+) -> ImportReport:
     """Check and (unless ``dry_run`` or a problem is found) admit every student of a CSV
     file. ``file`` is a text or binary stream (an upload, an open file). ``actor`` is
     recorded in the history; with an actor, locations are limited to theirs.
-    ``notify_guardians`` sends the usual "admitted" message (off for legacy data)."""
+    ``notify_guardians`` sends the usual "admitted" message (off for legacy data).
+
+    The whole file is read first, then checked ``chunk_size`` rows at a time in a fixed
+    number of queries per chunk (``families.import_checks``), calling
+    ``progress(rows checked, report)`` after each chunk. Only when every row is good
+    (and it is not a dry run) are the students admitted, all in one transaction
+    (``families.admission_bulk``; ``before_write()`` is called first inside it, for a
+    job to hold its row); ``reason`` goes into the students' history."""
     report = ImportReport(dry_run=dry_run)
+    rows = _read(file, report)
+    if report.problems:
+        return report
+    report.rows = len(rows)
+    if progress is not None:
+        progress(0, report)
+    checker = ImportChecker(actor)
+    plans: list[RowPlan] = []
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start : start + chunk_size]
+        good, problems = checker.check_chunk(chunk)
+        plans.extend(good)
+        report.problems.extend(Problem(line, column, message) for line, column, message in problems)
+        if len(report.problems) >= MAX_PROBLEMS_PER_FILE:
+            del report.problems[MAX_PROBLEMS_PER_FILE:]
+            last = report.problems[-1].line
+            report.problems.append(Problem(last, "file", "Too many problems; stopped checking here."))
+            break
+        if progress is not None:
+            progress(start + len(chunk), report)
+    if report.problems or dry_run:
+        if not report.problems:
+            report.admitted = [
+                Admitted(line=plan.line, student_number="", student_name=plan.student_name, guardians=plan.labels)
+                for plan in plans
+            ]
+        return report
     try:
-        reader = csv.DictReader(_text(file))
-        header = reader.fieldnames or []
-    except (UnicodeDecodeError, csv.Error) as error:
-        report.problems.append(Problem(1, "file", _file_error(error)))
+        with transaction.atomic():
+            if before_write is not None:
+                before_write()
+            admitted = _admit(plans, actor=actor, notify_guardians=notify_guardians, reason=reason)
+    except IntegrityError:
+        report.problems.append(
+            Problem(
+                1,
+                "file",
+                "Another change to the same students or guardians was saved while the file was checked; "
+                "nothing was written. Import the file again.",
+            )
+        )
         return report
-    header_problems = _check_header(header)
-    if header_problems:
-        report.problems.extend(header_problems)
-        return report
-    context = _Lookups(actor)
-    with transaction.atomic():
-        try:
-            for line, row in _records(reader):
-                if not any((value or "").strip() for value in row.values()):
-                    continue  # an empty line
-                report.rows += 1
-                _import_row(report, line, row, actor=actor, context=context, notify_guardians=notify_guardians)
-                if len(report.problems) >= MAX_PROBLEMS_PER_FILE:
-                    report.problems.append(Problem(line, "file", "Too many problems; stopped checking here."))
-                    break
-        except (UnicodeDecodeError, csv.Error) as error:
-            report.problems.append(Problem(reader.line_num, "file", _file_error(error)))
-        if dry_run or report.problems:
-            transaction.set_rollback(True)
+    report.admitted = admitted
     return report
+
+
+def _admit(plans: list[RowPlan], *, actor, notify_guardians: bool, reason: str) -> list[Admitted]:
+    """Write the checked rows in batches (``students_admit_bulk``), in the caller's
+    transaction. A new guardian is made once, by the first row naming its e-mail."""
+    new_guardians: dict[str, Guardian] = {}
+    admitted: list[Admitted] = []
+    for start in range(0, len(plans), ADMIT_BATCH_ROWS):
+        batch = plans[start : start + ADMIT_BATCH_ROWS]
+        admissions = []
+        for plan in batch:
+            links = []
+            for spec in plan.guardians:
+                guardian = spec.existing
+                if guardian is None:
+                    guardian = new_guardians.get(spec.key)
+                    if guardian is None:
+                        guardian = Guardian(**spec.data)
+                        new_guardians[spec.key] = guardian
+                links.append(LinkPlan(guardian=guardian, relationship_type=spec.relationship_type, flags=spec.flags))
+            admissions.append(AdmissionPlan(student=Student(**plan.student_data), links=links))
+        students_admit_bulk(actor=actor, admissions=admissions, notify_guardians=notify_guardians, reason=reason)
+        for plan, admission in zip(batch, admissions, strict=True):
+            labels = tuple(
+                label if spec.existing else f"{link.guardian.guardian_number} {link.guardian.full_name} (new)"
+                for spec, link, label in zip(plan.guardians, admission.links, plan.labels, strict=True)
+            )
+            admitted.append(
+                Admitted(
+                    line=plan.line,
+                    student_number=admission.student.student_number,
+                    student_name=admission.student.full_name,
+                    guardians=labels,
+                )
+            )
+    return admitted
 
 
 # --- reading the file ------------------------------------------------------------------
@@ -236,178 +299,24 @@ def _records(reader: csv.DictReader):
         yield line, cleaned
 
 
-# --- one row ----------------------------------------------------------------------------
-
-
-class _Lookups:
-    """The references a row names by code or name, looked up once per file."""
-
-    def __init__(self, actor):
-        scope = location_list(user=actor) if actor is not None else _all_locations()
-        self.locations = {location.code.lower(): location for location in scope}
-        self.grade_levels = {grade.name.lower(): grade for grade in GradeLevel.objects.all()}
-        self.years = {year.name.lower(): year for year in AcademicYear.objects.all()}
-
-
-def _all_locations():
-    from academy.models import Location
-
-    return Location.objects.all()
-
-
-class _Discard(Exception):
-    """Rolls back the savepoint of a row that the import itself found wrong."""
-
-
-def _import_row(report: ImportReport, line: int, row: dict, *, actor, context: _Lookups, notify_guardians: bool):
-    if "__extra__" in row:
-        report.problems.append(Problem(line, "row", "The row has more values than the header has columns."))
-        return
-    student_data, primary, others, labels, errors = _specs(row, context)
-    if not errors:
-        duplicate = _existing_student(student_data)
-        if duplicate is not None:
-            errors.append(("row", _duplicate_message(report, duplicate)))
-    # The admission runs even when a reference was not found, so that every problem of
-    # the row is reported at once; its own errors on those columns would only repeat ours.
-    student = None
+def _read(file, report: ImportReport) -> list[tuple[int, dict]]:
+    """Every non-empty record of the file, or a problem of the file or its header."""
     try:
-        with transaction.atomic():  # a savepoint: a refused row leaves nothing behind
-            student = student_admit(
-                actor=actor,
-                student_data=student_data,
-                primary=primary,
-                others=others,
-                notify_guardians=notify_guardians,
-            )
-            if errors:
-                raise _Discard
-    except _Discard:
-        student = None
-    except ValidationError as error:
-        reported = {column for column, _ in errors}
-        errors.extend((column, message) for column, message in _columns_of(error) if column not in reported)
-    except Conflict as error:
-        errors.append(("row", error.detail))
-    if errors:
-        report.problems.extend(Problem(line, column, message) for column, message in errors)
-        return
-    report.admitted.append(
-        Admitted(line=line, student_number=student.student_number, student_name=student.full_name, guardians=labels)
-    )
-
-
-def _specs(row: dict, context: _Lookups):
-    """What ``student_admit`` takes, from one row, and the problems only the file can
-    have (a code or name that names nothing, a yes/no that is neither)."""
-    errors: list[tuple[str, str]] = []
-    student_data: dict = {name: row[name] for name in STUDENT_COLUMNS if row.get(name)}
-    code = row.get("location", "")
-    location = context.locations.get(code.lower())
-    if code and location is None:
-        errors.append(("location", f'No location with code "{code}" that you may import into.'))
-    student_data["location"] = location
-    for column, lookup, what in (
-        ("grade_level", context.grade_levels, "grade level"),
-        ("academic_year", context.years, "academic year"),
-    ):
-        value = row.get(column, "")
-        if value:
-            found = lookup.get(value.lower())
-            if found is None:
-                errors.append((column, f'No {what} named "{value}".'))
-            student_data[column] = found
-    for name in ("status", "gender"):
-        if name in student_data:
-            student_data[name] = student_data[name].lower()
-    primary, primary_label = _guardian_spec(row, PRIMARY_PREFIX, StudentGuardian.RelationshipType.PRIMARY, errors)
-    others, labels = [], [primary_label]
-    if any(row.get(column) for column in SECOND_COLUMNS):
-        kind = (row.get("guardian2_type") or StudentGuardian.RelationshipType.SECONDARY).lower()
-        if kind not in (StudentGuardian.RelationshipType.SECONDARY, StudentGuardian.RelationshipType.EMERGENCY):
-            errors.append(("guardian2_type", 'Must be "secondary" or "emergency".'))
-            kind = StudentGuardian.RelationshipType.SECONDARY
-        second, second_label = _guardian_spec(row, SECOND_PREFIX, kind, errors)
-        others.append(second)
-        labels.append(second_label)
-    return student_data, primary, others, tuple(labels), errors
-
-
-def _guardian_spec(row: dict, prefix: str, kind: str, errors: list) -> tuple[GuardianLinkSpec, str]:
-    """An existing guardian when one has the row's e-mail (any case), else the data of a
-    new one (``student_admit`` checks it like any new guardian)."""
-    data = {name: row[prefix + name] for name in GUARDIAN_FIELDS if row.get(prefix + name)}
-    flags = {}
-    if row.get(prefix + "relation"):
-        flags["relation"] = row[prefix + "relation"]
-    for flag, column in (
-        ("can_pick_up", "can_pick_up"),
-        ("can_authorize_medical", "can_authorize_medical"),
-        ("receives_communications", "receives_communications"),
-        ("is_financially_responsible", "financially_responsible"),
-    ):
-        value = row.get(prefix + column, "").lower()
-        if value in TRUE_WORDS:
-            flags[flag] = True
-        elif value in FALSE_WORDS:
-            flags[flag] = False
-        elif value:
-            errors.append((prefix + column, 'Must be "yes" or "no".'))
-    if "preferred_communication" in data:
-        data["preferred_communication"] = data["preferred_communication"].lower()
-    email = data.get("email", "")
-    existing = Guardian.objects.filter(email__iexact=email).first() if email else None
-    if existing is not None:
-        label = f"{existing.guardian_number} {existing.full_name} (existing)"
-        return GuardianLinkSpec(relationship_type=kind, guardian=existing, flags=flags), label
-    label = f"{data.get('first_name', '')} {data.get('last_name', '')} (new)"
-    return GuardianLinkSpec(relationship_type=kind, data=data or {"email": ""}, flags=flags), label
-
-
-def _duplicate_message(report: ImportReport, duplicate: Student) -> str:
-    """Name the earlier row of the file when this import admitted the duplicate (its
-    number is only provisional: nothing is written while a row has a problem), else the
-    student on file by their real number."""
-    line = next((row.line for row in report.admitted if row.student_number == duplicate.student_number), None)
-    if line is not None:
-        return f"Line {line} of this file has the same name, date of birth and location."
-    return (
-        f"{duplicate.full_name} ({duplicate.student_number}) has the same name and date of birth "
-        "at this location already."
-    )
-
-
-def _existing_student(student_data: dict) -> Student | None:
-    """A live student with the same names and date of birth at the same location: a
-    file imported twice, or a duplicate row, must not admit the child twice."""
+        reader = csv.DictReader(_text(file))
+        header = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as error:
+        report.problems.append(Problem(1, "file", _file_error(error)))
+        return []
+    header_problems = _check_header(header)
+    if header_problems:
+        report.problems.extend(header_problems)
+        return []
+    rows = []
     try:
-        return Student.objects.filter(
-            first_name__iexact=student_data.get("first_name", ""),
-            last_name__iexact=student_data.get("last_name", ""),
-            date_of_birth=student_data.get("date_of_birth"),
-            location=student_data.get("location"),
-        ).first()
-    except ValidationError:  # not a date: student_admit reports it on the column
-        return None
-
-
-def _columns_of(error: ValidationError) -> list[tuple[str, str]]:
-    """``student_admit``'s error keys as the file's columns: ``date_of_birth``,
-    ``primary_guardian.email`` -> ``guardian_email``, ``guardians[0].phone`` ->
-    ``guardian2_phone``."""
-    if not hasattr(error, "error_dict"):
-        return [("row", message) for message in error.messages]
-    found = []
-    for key, messages in error.message_dict.items():
-        column = key
-        if key == NON_FIELD_ERRORS or key == "student":
-            column = "row"
-        elif key.startswith("primary_guardian"):
-            rest = key[len("primary_guardian") :].lstrip(".")
-            column = PRIMARY_PREFIX + (rest or "email")
-        elif key.startswith("guardians[0]"):
-            rest = key[len("guardians[0]") :].lstrip(".")
-            column = SECOND_PREFIX + (rest or "email")
-        for message in messages:
-            found.append((column, message))
-    return found
+        for line, row in _records(reader):
+            if any(row.values()):
+                rows.append((line, row))
+    except (UnicodeDecodeError, csv.Error) as error:
+        report.problems.append(Problem(reader.line_num, "file", _file_error(error)))
+        return []
+    return rows

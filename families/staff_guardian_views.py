@@ -1,5 +1,5 @@
 """Staff portal pages of guardians: the list (search, filters, sorting, pages), a
-guardian's page (profile, children, history), edit, linking and unlinking children,
+guardian's page (profile, children, notifications sent, history), edit, linking and unlinking children,
 changing a child's primary guardian and the invitation to the parent portal.
 
 Reads go through ``families.selectors`` (``guardians_visible_to`` and
@@ -27,6 +27,7 @@ from families.selectors import (
     guardian_child_links,
     guardian_get,
     guardian_hidden_children_count,
+    guardian_recipient_key,
     guardian_staff_list,
     student_list,
 )
@@ -43,6 +44,7 @@ from families.staff_guardian_forms import (
     StudentGuardianLinkForm,
     add_service_errors,
 )
+from notifications.selectors import notification_list_for_keys
 
 PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 20
@@ -55,7 +57,8 @@ SORTABLE = (
     ("last_name", "Name"),
     ("created_at", "Added"),
 )
-TABS = ("profile", "children", "history")
+NOTIFICATIONS_PAGE_SIZE = 20
+TABS = ("profile", "children", "notifications", "history")
 
 
 def _guardian_or_404(request, pk) -> Guardian:
@@ -134,6 +137,10 @@ def guardian_detail(request, pk):
         "links": links,
         "hidden_children": guardian_hidden_children_count(user=request.user, guardian=guardian),
     }
+    if tab == "notifications":
+        # what was sent to the guardian, newest first: three queries a page (count, page, deliveries)
+        sent = notification_list_for_keys(keys=[guardian_recipient_key(guardian)]).order_by("-created_at", "pk")
+        context["notifications_page"] = Paginator(sent, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     if tab == "history":
         context["history_page"], context["history"] = history_page(
             guardian, page=request.GET.get("page"), per_page=HISTORY_PAGE_SIZE

@@ -1,13 +1,18 @@
 """Staff portal upload of a legacy student list (``staff:student-import``): the same
-``families.imports.students_import`` as ``manage.py import_students``, with its report
-shown on the page. Needs the ``students.add_student`` permission (403 otherwise)."""
+``families.imports.students_import`` as ``manage.py import_students``, run as a job
+(``families.jobs``, kind ``student_import``): the file is stored in the job's folder and
+the page answers at once with the job's progress page, which shows the problems by line
+and offers the whole report. Needs the ``students.add_student`` permission (403
+otherwise)."""
 
 from django import forms
-from django.contrib import messages
-from django.shortcuts import render
+from django.db import transaction
+from django.shortcuts import redirect, render
 
+from academy.jobs import job_folder, job_start
 from academy.views import staff_layout_context, staff_permission_required
-from families.imports import COLUMNS, REQUIRED_COLUMNS, students_import
+from families.imports import COLUMNS, REQUIRED_COLUMNS
+from families.jobs import STUDENT_IMPORT, UPLOAD_NAME
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -27,17 +32,23 @@ class StudentImportForm(forms.Form):
 
 @staff_permission_required("students.add_student")
 def student_import(request):
-    report = None
     if request.method == "POST":
         form = StudentImportForm(request.POST, request.FILES)
         if form.is_valid():
-            report = students_import(
-                file=form.cleaned_data["file"], actor=request.user, dry_run=form.cleaned_data["dry_run"]
-            )
-            if report.written:
-                messages.success(request, report.summary)
+            upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
+            with transaction.atomic():  # the job is queued after commit, when its file is there
+                job = job_start(
+                    kind=STUDENT_IMPORT,
+                    params={"dry_run": dry_run, "file_name": upload.name[:200]},
+                    actor=request.user,
+                    title=f"{'Check' if dry_run else 'Import'} of {upload.name}",
+                )
+                with (job_folder(job) / UPLOAD_NAME).open("wb") as stored:
+                    for piece in upload.chunks():
+                        stored.write(piece)
+            return redirect("staff:job-detail", pk=job.pk)
     else:
         form = StudentImportForm()
     context = staff_layout_context(request)
-    context.update(form=form, report=report, columns=COLUMNS, required_columns=REQUIRED_COLUMNS)
+    context.update(form=form, columns=COLUMNS, required_columns=REQUIRED_COLUMNS)
     return render(request, "staff/import_students.html", context, status=200)

@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from academy.common.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from academy.common.exceptions import Conflict
 from finance import models, services
+from finance.services.policies import POLICY_FIELDS
 
 
 @admin.register(models.FeeType)
@@ -48,6 +49,17 @@ class FinancePolicyAdmin(SimpleHistoryAdmin):
         "late_fee_amount",
     )
     list_select_related = ("location",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("location",) if obj is not None else ()  # one policy per location: change it, never move it
+
+    def save_model(self, request, obj, form, change):
+        """Through ``finance_policy_save``, as in the staff portal (the form has already
+        run the model's rules; the service records who changed what, and why)."""
+        data = {name: form.cleaned_data[name] for name in POLICY_FIELDS if name in form.cleaned_data}
+        location = obj.location if change else form.cleaned_data["location"]
+        saved = services.finance_policy_save(location=location, actor=request.user, data=data)
+        obj.pk, obj._state.adding = saved.pk, False
 
 
 class InvoiceLineInline(admin.TabularInline):

@@ -8,6 +8,7 @@ from weasyprint import HTML
 
 from finance.models import Invoice, Payment
 from finance.selectors import FamilyStatement, Statement
+from finance.statements import LocationStatement
 
 
 def render_html(template: str, context: dict) -> str:
@@ -65,3 +66,12 @@ def statement_pdf(statement: Statement | FamilyStatement) -> bytes:
             "statements": statement.statements if family else [statement],
         },
     )
+
+
+def location_statement_html(statement: LocationStatement) -> str:
+    return render_html("finance/pdf/location_statement.html", {"statement": statement})
+
+
+def location_statement_pdf(statement: LocationStatement) -> bytes:
+    """Every invoice of a location's statement (never a page of it)."""
+    return pdf_from_html(location_statement_html(statement))

@@ -1,6 +1,7 @@
 """``verify_install`` checks of the finance app (the install checklist of docs/rules.md): append-only
 enforcement on the money tables (tried, then rolled back), gapless invoice and receipt
-numbers, the fee-type reference data, and a clean ledger."""
+numbers, the fee-type reference data, a clean ledger, and the per-year summary
+reconciled with it."""
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max
@@ -11,6 +12,7 @@ from academy.common.numbering import INVOICE_NUMBERS, RECEIPT_NUMBERS
 from academy.common.registry import install_check
 from finance.migrations._append_only import APPEND_ONLY_TABLES
 from finance.models import FeeType, Invoice, Payment
+from finance.reports import ledger_summary_reconcile
 from finance.selectors import ledger_verify
 
 REFERENCE_FEE_TYPES = (
@@ -153,3 +155,16 @@ def check_ledger() -> tuple[bool, str]:
     if not report.ok:
         return False, f"{len(report.problems)} discrepancies, e.g. {report.problems[0]} (run manage.py verify_ledger)"
     return True, f"{report.accounts} accounts and {report.invoices} invoices agree with the ledger"
+
+
+@install_check("per-year summary reconciles with the ledger")
+def check_ledger_summary() -> tuple[bool, str]:
+    """The per-student, per-academic-year summary (``finance.reports.per_year``):
+    each student's years add up to the account balance and the ledger, and each year's
+    balance equals the ledger entries of the year's invoices less what was allocated to
+    them and the year's unapplied credit."""
+    report = ledger_summary_reconcile()
+    if not report.ok:
+        shown = "; ".join(report.problems[:3])
+        return False, f"{len(report.problems)} mismatches, e.g. {shown}"
+    return True, f"{report.rows} student-years of {report.students} students add up to their ledger balances"

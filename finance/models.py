@@ -8,6 +8,7 @@ the entry chain and every invoice's paid amount against the source records.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Cast, Coalesce, Concat, Round
@@ -235,6 +236,9 @@ class Invoice(TimeStampedModel):
             models.Index(fields=["student", "status"], name="invoice_student_status"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
             models.Index(fields=["location", "issue_date"], name="invoice_location_issued"),
+            # the lists' order (newest first): read backwards, a page of 50 is 50 index
+            # entries, where without it every visible invoice was joined and sorted
+            models.Index(fields=["issue_date", "invoice_number"], name="invoice_issued_number"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -714,20 +718,37 @@ class FinancePolicy(TimeStampedModel):
             models.CheckConstraint(condition=Q(late_fee_amount__gte=0), name="policy_late_fee_non_negative"),
         ]
 
+    MAX_GRACE_DAYS = 365
+
     def __str__(self) -> str:
         return f"Finance policy of {self.location_id}"
+
+    def clean(self):
+        if self.late_fee_grace_days is not None and self.late_fee_grace_days > self.MAX_GRACE_DAYS:
+            raise ValidationError(
+                {"late_fee_grace_days": [f"At most {self.MAX_GRACE_DAYS} days (a year) after the due date."]}
+            )
 
 
 class BillingRun(TimeStampedModel):
     """Issuing one period's invoices from the fee structures for every active student of
-    a location, as a Celery job with progress. Running the same period again creates
-    nothing new: ``invoice_once_per_student_period`` forbids a second invoice."""
+    a location, as a long job (``job``, an ``academy.Job`` of kind ``billing_run``) with
+    progress. Running the same period again creates nothing new:
+    ``invoice_once_per_student_period`` forbids a second invoice.
+
+    Each chunk of students commits its invoices with the counts and ``resume_after`` (its
+    last student), so a run cut off (its worker lost: the job goes stale, is
+    ``interrupted`` and resumed once) goes on after the last chunk it committed; cut off
+    again, it is ``failed`` and says so in ``error``."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        INTERRUPTED = "interrupted", "Interrupted"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.INTERRUPTED)
 
     location = models.ForeignKey("academy.Location", on_delete=models.PROTECT, related_name="billing_runs")
     academic_year = models.ForeignKey(
@@ -740,7 +761,7 @@ class BillingRun(TimeStampedModel):
     period = models.CharField(max_length=40, help_text='"2025-09" for a month; the term name for a term.')
     issue_date = models.DateField()
     due_date = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)
@@ -752,12 +773,24 @@ class BillingRun(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    job = models.OneToOneField(
+        "academy.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="billing_run",
+        help_text="The long job that executes the run (its state, heartbeat and attempts).",
+    )
+    resume_after = models.UUIDField(
+        null=True, blank=True, help_text="The last student of the last chunk committed: a resumed run goes on after it."
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "completed", "failed"]), name="billing_run_status_valid"
+                condition=Q(status__in=["queued", "running", "interrupted", "completed", "failed"]),
+                name="billing_run_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(processed__lte=F("total")) | Q(total=0), name="billing_run_progress_within_total"
@@ -766,6 +799,10 @@ class BillingRun(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Billing {self.location_id} {self.period} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
     @property
     def percent(self) -> int:

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 
+from academy.common.csv_stream import streamed_csv
 from families.portal_shell import parent_required, portal_render
 from families.selectors import students_paid_for_by, students_visible_to
 from finance import documents
@@ -39,6 +40,7 @@ from finance.selectors import (
     statement_for_guardian_seen_by,
     statement_for_student,
 )
+from finance.statements import CSV_HEADER, student_statement_csv_rows
 from students.models import Student
 
 RECENT_PAYMENTS = 10
@@ -174,7 +176,7 @@ class StatementPeriodForm(forms.Form):
 def statement(request, pk=None):
     """The family statement (every child the parent pays for), or one child's with ``pk``;
     ``?date_from=&date_to=`` limit the period (bad dates are field errors and no
-    statement), ``?format=pdf`` answers the PDF."""
+    statement), ``?format=pdf`` answers the PDF, ``?format=csv`` the invoices as CSV."""
     child = None
     if pk is not None:
         try:
@@ -195,13 +197,16 @@ def statement(request, pk=None):
             result = statement_for_guardian_seen_by(guardian=request.guardian, user=request.user, **period)
             statements = result.statements
             context["family_statement"] = family_statement_data(result)  # the family's entries by date
+        name = child.student_number if child else request.guardian.guardian_number
         if request.GET.get("format") == "pdf":
-            name = child.student_number if child else request.guardian.guardian_number
             return _pdf(documents.statement_pdf(result), f"statement-{name}.pdf")
+        if request.GET.get("format") == "csv":  # the invoices of the statement
+            return streamed_csv(CSV_HEADER, student_statement_csv_rows(result), filename=f"statement-{name}.csv")
         pdf_query = {key: value.isoformat() for key, value in period.items() if value}
         context |= {
             "statement": result,
             "statements": statements,
             "pdf_query": urlencode({**pdf_query, "format": "pdf"}),
+            "csv_query": urlencode({**pdf_query, "format": "csv"}),
         }
     return _render(request, "portal/money_statement.html", context)

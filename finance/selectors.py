@@ -24,6 +24,7 @@ from finance.models import (
     Refund,
     StudentAccount,
 )
+from finance.statements import InvoiceRow, InvoiceTotals, invoice_rows_by_student
 
 ZERO = Decimal("0.00")
 HOLD_ACTIONS = ("transcripts", "results", "enrollment")
@@ -215,7 +216,9 @@ class StatementLine:
 @dataclass
 class Statement:
     """A student account between two dates: what was owed before, every entry, what is
-    owed after. Entries are in document-date order."""
+    owed after. Entries are in document-date order. ``invoices``: the student's
+    invoices issued in the period, by issue date, with ``invoice_totals``
+    (``finance.statements`` says what each amount means)."""
 
     student: object
     date_from: object
@@ -223,6 +226,7 @@ class Statement:
     opening_balance: Decimal
     lines: list[StatementLine]
     closing_balance: Decimal
+    invoices: list[InvoiceRow] = field(default_factory=list)
 
     @property
     def total_debits(self) -> Decimal:
@@ -231,6 +235,10 @@ class Statement:
     @property
     def total_credits(self) -> Decimal:
         return sum((line.credit for line in self.lines), ZERO)
+
+    @property
+    def invoice_totals(self) -> InvoiceTotals:
+        return InvoiceTotals.of(self.invoices)
 
 
 @dataclass
@@ -250,6 +258,10 @@ class FamilyStatement:
     def closing_balance(self) -> Decimal:
         return sum((s.closing_balance for s in self.statements), ZERO)
 
+    @property
+    def invoice_totals(self) -> InvoiceTotals:
+        return InvoiceTotals.of([row for s in self.statements for row in s.invoices])
+
 
 def statement_for_student(*, student, date_from=None, date_to=None) -> Statement:
     return statements_for_students(students=[student], date_from=date_from, date_to=date_to)[0]
@@ -258,8 +270,11 @@ def statement_for_student(*, student, date_from=None, date_to=None) -> Statement
 def statements_for_students(*, students, date_from=None, date_to=None) -> list[Statement]:
     """One statement per student, in the order given, whatever their number: every
     student's entries are read in one query (and the opening balances, with ``date_from``,
-    in one more)."""
+    in one more), their invoices issued in the period in one more."""
     students = list(students)
+    invoices = invoice_rows_by_student(
+        student_ids=[student.pk for student in students], date_from=date_from, date_to=date_to
+    )
     entries = LedgerEntry.objects.filter(account_id__in=[student.pk for student in students])
     openings: dict = {}
     if date_from is not None:
@@ -303,6 +318,7 @@ def statements_for_students(*, students, date_from=None, date_to=None) -> list[S
                 opening_balance=opening,
                 lines=lines,
                 closing_balance=balance,
+                invoices=invoices[student.pk],
             )
         )
     return statements
@@ -369,7 +385,7 @@ def adjustment_list(*, user) -> QuerySet[Adjustment]:
 def billing_run_list(*, user) -> QuerySet[BillingRun]:
     """Billing runs of the locations ``user`` may see."""
     return scoped_to_locations(
-        BillingRun.objects.select_related("location", "academic_year", "term", "created_by"), user=user
+        BillingRun.objects.select_related("location", "academic_year", "term", "created_by", "job"), user=user
     )
 
 
@@ -458,3 +474,23 @@ def session_package_list(*, user):
     return SessionPackage.objects.filter(student__in=students_visible_to(user)).select_related(
         "student", "course", "program", "invoice_line__invoice"
     )
+
+
+def session_package_staff_list(*, user, location=None):
+    """``session_package_list`` for the staff list: with each student's location, and
+    only ``location``'s students when one is chosen."""
+    packages = session_package_list(user=user).select_related("student__location")
+    if location is not None:
+        packages = packages.filter(student__location=location)
+    return packages
+
+
+# --- finance policies ---------------------------------------------------------------------
+
+
+def finance_policy_locations(*, user):
+    """The locations ``user`` may see, each with its finance policy loaded in the same
+    query (``location.finance_policy``; a location without one has none yet)."""
+    from academy.selectors import location_list
+
+    return location_list(user=user).select_related("finance_policy").order_by("name", "pk")

@@ -324,6 +324,37 @@ class PeriodForm(forms.Form):
         return {key: value for key, value in self.cleaned_data.items() if value}
 
 
+class ReportFilterForm(PeriodForm):
+    """The reports page's filters: ``from``/``to`` (the reports with a period), a location
+    the user may see (every one of them when empty) and an academic year (the per-year
+    summary). A location outside the user's scope is an error on ``location``."""
+
+    location = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="All my locations",
+        error_messages={"invalid_choice": "Choose one of your locations."},
+    )
+    academic_year = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="Every year",
+        error_messages={"invalid_choice": "Choose an academic year."},
+    )
+
+    def __init__(self, data=None, *, user, **kwargs):
+        if data is not None:
+            data = {
+                "date_from": data.get("from", ""),
+                "date_to": data.get("to", ""),
+                "location": data.get("location", ""),
+                "academic_year": data.get("academic_year", ""),
+            }
+        forms.Form.__init__(self, data, **kwargs)
+        self.fields["location"].queryset = location_list(user=user).order_by("name", "code")
+        self.fields["academic_year"].queryset = academic_year_list()
+
+
 class InvoiceForm(FieldSectionsMixin, forms.Form):
     """The invoice itself; its lines are ``InvoiceLineFormSet``."""
 

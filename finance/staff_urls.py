@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from finance import staff_views
+from finance import staff_report_views, staff_setup_views, staff_views, statement_views
 
 urlpatterns = [
     path("finance/", staff_views.dashboard, name="finance-dashboard"),
@@ -54,7 +54,40 @@ urlpatterns = [
     path("finance/students/<uuid:pk>/statement/", staff_views.student_statement, name="finance-student-statement"),
     path("finance/students/<uuid:pk>/refund/", staff_views.student_refund, name="finance-student-refund"),
     path("finance/guardians/<uuid:pk>/statement/", staff_views.guardian_statement, name="finance-guardian-statement"),
-    path("finance/reports/", staff_views.report_view, name="finance-reports"),
+    path("finance/locations/statements/", statement_views.location_statement_index, name="finance-location-statements"),
+    path(
+        "finance/locations/<uuid:pk>/statement/",
+        statement_views.location_statement,
+        name="finance-location-statement",
+    ),
+    path("finance/reports/", staff_report_views.report_view, name="finance-reports"),
     path("finance/journal/", staff_views.journal_export, name="finance-journal"),
     path("finance/journal/import/", staff_views.accounting_refs_import, name="finance-accounting-refs-import"),
+    # set-up: fee types and structures, policies, session packages, carrying forward (finance.staff_setup_views)
+    path("finance/fee-types/", staff_setup_views.fee_type_list, name="finance-fee-type-list"),
+    path("finance/fee-types/new/", staff_setup_views.fee_type_new, name="finance-fee-type-new"),
+    path("finance/fee-types/<uuid:pk>/edit/", staff_setup_views.fee_type_edit, name="finance-fee-type-edit"),
+    path("finance/fee-types/<uuid:pk>/active/", staff_setup_views.fee_type_active, name="finance-fee-type-active"),
+    path("finance/fee-structures/", staff_setup_views.fee_structure_list, name="finance-fee-structure-list"),
+    path("finance/fee-structures/new/", staff_setup_views.fee_structure_new, name="finance-fee-structure-new"),
+    path(
+        "finance/fee-structures/<uuid:pk>/edit/",
+        staff_setup_views.fee_structure_edit,
+        name="finance-fee-structure-edit",
+    ),
+    path(
+        "finance/fee-structures/<uuid:pk>/active/",
+        staff_setup_views.fee_structure_active,
+        name="finance-fee-structure-active",
+    ),
+    path("finance/policies/", staff_setup_views.policy_list, name="finance-policy-list"),
+    path("finance/policies/<uuid:location_pk>/", staff_setup_views.policy_edit, name="finance-policy-edit"),
+    path("finance/packages/", staff_setup_views.package_list, name="finance-package-list"),
+    path("finance/packages/new/", staff_setup_views.package_new, name="finance-package-new"),
+    path("finance/packages/<uuid:pk>/cancel/", staff_setup_views.package_cancel_view, name="finance-package-cancel"),
+    path(
+        "finance/invoices/<uuid:pk>/carry-forward/",
+        staff_setup_views.invoice_carry_forward,
+        name="finance-invoice-carry-forward",
+    ),
 ]

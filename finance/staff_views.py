@@ -24,11 +24,13 @@ from academy.common.csv_stream import streamed_csv
 from academy.common.exceptions import Conflict
 from academy.common.idempotency import request_fingerprint
 from academy.forms import add_service_errors
+from academy.jobs import job_resume_if_stale
 from academy.views import query_without, staff_layout_context, staff_permission_required
 from families.selectors import guardians_visible_to, students_visible_to
 from finance import documents, journal, reports, selectors, services
+from finance import statements as invoice_statements
 from finance.filters import AdjustmentFilterSet, InvoiceFilterSet, PaymentFilterSet
-from finance.models import Adjustment, BillingRun, Invoice, Payment
+from finance.models import Adjustment, Invoice, Payment
 from finance.services.ledger import credit_available
 from finance.staff_forms import (
     AccountingRefForm,
@@ -689,7 +691,9 @@ def billing_run_new(request):
 @staff_permission_required("finance.view_invoice")
 def billing_run_detail(request, pk):
     run = _one_or_404(selectors.billing_run_list(user=request.user), pk)
-    context = {"run": run, "active": run.status in (BillingRun.Status.QUEUED, BillingRun.Status.RUNNING)}
+    if run.is_active and run.job is not None and job_resume_if_stale(run.job):  # no broker, no beat: the poll checks
+        run.refresh_from_db()
+    context = {"run": run, "active": run.is_active}  # queued, running or interrupted (resuming): it polls
     if request.htmx:
         return render(request, "staff/finance_billing_run_progress.html", context)
     return render(request, "staff/finance_billing_run_detail.html", {**staff_layout_context(request), **context})
@@ -702,6 +706,9 @@ def _statement_page(request, statement, *, family: bool, subject, filename: str)
     form = PeriodForm(request.GET)
     if request.GET.get("format") == "pdf" and form.is_valid():
         return _pdf(documents.statement_pdf(statement), filename)
+    if request.GET.get("format") == "csv" and form.is_valid():  # the invoices of the statement
+        rows = invoice_statements.student_statement_csv_rows(statement)
+        return streamed_csv(invoice_statements.CSV_HEADER, rows, filename=filename.replace(".pdf", ".csv"))
     context = {
         **staff_layout_context(request),
         "form": form,
@@ -782,163 +789,7 @@ def student_refund(request, pk):
     return render(request, "staff/finance_student_refund.html", context, status=status)
 
 
-# --- reports --------------------------------------------------------------------------
-
-REPORTS = {
-    "student-balances": {
-        "title": "Student balances",
-        "columns": [
-            ("student_number", "Student", "text"),
-            ("last_name", "Last name", "text"),
-            ("first_name", "First name", "text"),
-            ("location_name", "Location", "text"),
-            ("balance", "Balance", "money"),
-        ],
-    },
-    "location-summary": {
-        "title": "Location summary",
-        "columns": [
-            ("code", "Code", "text"),
-            ("name", "Location", "text"),
-            ("active_students", "Active students", "number"),
-            ("invoiced", "Invoiced", "money"),
-            ("collected", "Collected", "money"),
-            ("outstanding", "Outstanding", "money"),
-            ("overdue", "Overdue", "money"),
-        ],
-    },
-    "invoice-details": {
-        "title": "Invoice details",
-        "period": True,
-        "columns": [
-            ("invoice_number", "Invoice", "text"),
-            ("issue_date", "Issued", "date"),
-            ("due_date", "Due", "date"),
-            ("status", "Status", "invoice_status"),
-            ("student_number", "Student", "text"),
-            ("student_name", "Student name", "text"),
-            ("billed_to_name", "Billed to", "text"),
-            ("location_name", "Location", "text"),
-            ("total", "Total", "money"),
-            ("amount_adjusted", "Adjusted", "money"),
-            ("amount_paid", "Paid", "money"),
-            ("balance", "Balance", "money"),
-        ],
-    },
-    "payment-history": {
-        "title": "Payment history",
-        "period": True,
-        "columns": [
-            ("receipt_number", "Receipt", "text"),
-            ("received_at", "Received", "datetime"),
-            ("method", "Method", "method"),
-            ("reference", "Reference", "text"),
-            ("student_number", "Student", "text"),
-            ("payer_name", "Payer", "text"),
-            ("location_name", "Location", "text"),
-            ("amount", "Amount", "money"),
-        ],
-    },
-    "overdue-invoices": {
-        "title": "Overdue invoices",
-        "columns": [
-            ("invoice_number", "Invoice", "text"),
-            ("due_date", "Due", "date"),
-            ("days_overdue", "Days overdue", "number"),
-            ("bucket", "Ageing", "text"),
-            ("student_number", "Student", "text"),
-            ("student_name", "Student name", "text"),
-            ("location_name", "Location", "text"),
-            ("balance", "Balance", "money"),
-        ],
-    },
-    "daily-collections": {
-        "title": "Daily collections",
-        "period": True,
-        "columns": [
-            ("day", "Day", "date"),
-            ("method", "Method", "method"),
-            ("count", "Payments", "number"),
-            ("amount", "Amount", "money"),
-        ],
-    },
-    "monthly-revenue": {
-        "title": "Monthly revenue",
-        "columns": [
-            ("month", "Month", "month"),
-            ("invoiced", "Invoiced", "money"),
-            ("collected", "Collected", "money"),
-        ],
-    },
-}
-
-
-def _report_rows(slug: str, user, period: dict) -> list[dict]:
-    if slug == "student-balances":
-        return reports.student_balances(user=user)
-    if slug == "location-summary":
-        return reports.location_summary(user=user)
-    if slug == "invoice-details":
-        return reports.invoice_details(user=user, **period)
-    if slug == "payment-history":
-        return reports.payment_history(user=user, **period)
-    if slug == "overdue-invoices":
-        return reports.overdue_invoices(user=user)["invoices"]
-    if slug == "daily-collections":
-        return reports.daily_collections(user=user, **period)
-    return reports.monthly_revenue(user=user)
-
-
-# codes the report pages show by their label ("UPI", "Bank transfer"); the CSV keeps the code
-CODE_LABELS = {"method": dict(Payment.Method.choices), "invoice_status": dict(Invoice.Status.choices)}
-
-
-def _shown(value, kind: str):
-    return CODE_LABELS[kind].get(value, value) if kind in CODE_LABELS else value
-
-
-def _cell(value, kind: str):
-    if value is None:
-        return ""
-    if kind == "money":
-        return f"{value:.2f}"
-    if kind == "month":
-        return value.strftime("%Y-%m")
-    if kind in ("date", "datetime"):
-        return value.isoformat()
-    return value
-
-
-@staff_permission_required("finance.view_studentaccount")
-def report_view(request):
-    slug = request.GET.get("report", "student-balances")
-    if slug not in REPORTS:
-        raise Http404("No such report.")
-    report = REPORTS[slug]
-    form = PeriodForm(request.GET)
-    period = form.period() if report.get("period") else {}
-    rows = _report_rows(slug, request.user, period) if form.is_valid() else []
-    columns = report["columns"]
-    if request.GET.get("format") == "csv" and form.is_valid():
-        return streamed_csv(
-            [name for name, _label, _kind in columns],
-            ([_cell(row.get(name), kind) for name, _label, kind in columns] for row in rows),
-            filename=f"{slug}-{timezone.localdate():%Y%m%d}.csv",
-        )
-    page = _page(request, rows)
-    context = {
-        **staff_layout_context(request),
-        "reports": [(key, value["title"]) for key, value in REPORTS.items()],
-        "slug": slug,
-        "report": report,
-        "form": form,
-        "columns": columns,
-        "table": [[(_shown(row.get(name), kind), kind) for name, _label, kind in columns] for row in page.object_list],
-        "page": page,
-        "query": query_without(request, "page"),
-        "csv_query": query_without(request, "page", "format"),
-    }
-    return render(request, "staff/finance_reports.html", context, status=200 if form.is_valid() else 400)
+# --- reports: finance.staff_report_views ---------------------------------------------
 
 
 # --- the journal and accounting references --------------------------------------------

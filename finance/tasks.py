@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from academy.jobs import job_run
+from finance.models import BillingRun
 from finance.notices import payment_reminders_send
 from finance.services.billing import billing_run_execute, billing_runs_scheduled
 from finance.services.invoices import invoices_mark_overdue
@@ -9,8 +11,15 @@ from finance.services.packages import packages_mark_expired
 
 @shared_task(name="finance.billing_run", acks_late=True, ignore_result=True)  # polled through its row
 def billing_run_task(run_pk: str) -> str:
-    """Run one billing run; running it again finishes the work without double billing."""
-    return billing_run_execute(run_pk=run_pk).status
+    """Run one billing run. A run executes as its job (``academy.run_job``, queued by
+    ``billing_run_start``); this task stays for a run queued under its name (and a run
+    from before runs had jobs): it runs the run's job, claimed first, so a second
+    delivery does nothing; running it again never bills anybody twice."""
+    job_id = BillingRun.objects.filter(pk=run_pk).values_list("job_id", flat=True).first()
+    if job_id is None:
+        return billing_run_execute(run_pk=run_pk).status
+    job_run(job_id)
+    return BillingRun.objects.get(pk=run_pk).status
 
 
 @shared_task(name="finance.mark_overdue")

@@ -8,12 +8,20 @@
 - ``InputSerializer`` and ``ScopedPrimaryKeyField``: shape-only input, where an id must
   name an object the caller may see (anything else is a 400 field error, never a 500).
 - ``AcademyAutoSchema``: the OpenAPI schema of every operation, with its error
-  responses (400 field errors, 401, 403, 404, 409 ``{detail, code}``).
+  responses (400 field errors, 401, 403, 404, 409 ``{detail, code}``), and output fields
+  described as they are answered (null through a nullable relation, ``""`` where the
+  column may be blank, times without an offset).
+- ``FilterBackend`` and ``ContentNegotiation``: a query value that is not valid (a
+  boolean filter that is not ``true``/``false``, an unknown ``?format=``) is a 400 on that
+  parameter, never silently ignored.
 """
 
 import copy
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Model, QuerySet
+from django_filters import BooleanFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
@@ -25,6 +33,7 @@ from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from academy.common.negotiation import ContentNegotiation  # noqa: F401 (part of the API kit)
 from academy.models import Location
 
 # --- errors --------------------------------------------------------------------------
@@ -184,10 +193,71 @@ class ScopedPrimaryKeyField(drf.PrimaryKeyRelatedField):
 
 # --- schema --------------------------------------------------------------------------
 
+# A wall-clock time as DRF answers it (``09:30:00``, ``09:30:00.250000``) and takes it
+# (``09:30`` too). JSON Schema's ``time`` format is RFC 3339's full-time, with an offset.
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+def model_field_of(field: drf.Field) -> tuple[models.Field | None, bool]:
+    """The model column a serializer field reads (through its dotted ``source``), if it
+    reads one, and whether its value may be null: a nullable column, or a step on the way
+    that may be missing (a nullable foreign key, a reverse one-to-one without a row: DRF
+    then answers ``null`` or the field's default)."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    attrs = getattr(field, "source_attrs", None)
+    if model is None or not attrs:
+        return None, False
+    may_be_null = False
+    for attr in attrs:
+        if model is None:
+            return None, may_be_null
+        try:
+            model_field = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            return None, may_be_null
+        if model_field.concrete and model_field.null:
+            may_be_null = True
+        if model_field.one_to_one and not model_field.concrete:
+            may_be_null = True
+        model = model_field.related_model if model_field.is_relation else None
+    return (model_field if model_field.concrete else None), may_be_null
+
 
 class AcademyAutoSchema(AutoSchema):
     """drf-spectacular's schema plus: the input serializer of each write as request
-    body, and the error responses every operation can give."""
+    body, the error responses every operation can give, and output fields as they are
+    answered:
+
+    - a read-only field is nullable when its value can be null: ``default=None``, a
+      nullable column, or a source through a nullable relation (``payer.guardian_number``);
+    - a read-only text field of a column that may be blank admits ``""`` (for a choice,
+      ``BlankEnum`` beside the choices), and so does any e-mail field that allows blank;
+    - a time is ``HH:MM[:SS[.ffffff]]`` (no offset), not JSON Schema's ``time`` format.
+    """
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if field.read_only and isinstance(field, drf.Field):
+            model_field, may_be_null = model_field_of(field)
+            if field.default is None or may_be_null:
+                field.allow_null = True
+            if (
+                isinstance(field, drf.CharField | drf.ChoiceField)
+                and isinstance(model_field, models.CharField | models.TextField)
+                and model_field.blank
+            ):
+                field.allow_blank = True
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if schema is None:
+            return schema
+        if isinstance(field, drf.TimeField) and schema.get("format") == "time":
+            schema.pop("format")
+            schema["pattern"] = TIME_PATTERN
+            schema.setdefault("example", "09:30:00")
+        if isinstance(field, drf.EmailField) and field.allow_blank and schema.get("format") == "email":
+            schema.pop("format")
+            schema.pop("type", None)
+            schema["oneOf"] = [{"type": "string", "format": "email"}, {"type": "string", "enum": [""]}]
+        return schema
 
     def get_request_serializer(self):
         getter = getattr(self.view, "get_input_serializer_class", None)
@@ -196,6 +266,20 @@ class AcademyAutoSchema(AutoSchema):
             if serializer_class is not None:
                 return serializer_class(partial=self.method == "PATCH")
         return super().get_request_serializer()
+
+    def _get_request_body(self, direction="request"):
+        """drf-spectacular documents bodies of POST, PUT and PATCH only; a DELETE that
+        reads an input serializer (``extend_schema(request=ReasonSerializer)``) has one too."""
+        if self.method == "DELETE":
+            serializer = self.get_request_serializer()
+            serializer_class = serializer if isinstance(serializer, type) else type(serializer)
+            if issubclass(serializer_class, InputSerializer):
+                self.method = "POST"
+                try:
+                    return super()._get_request_body(direction)
+                finally:
+                    self.method = "DELETE"
+        return super()._get_request_body(direction)
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -219,6 +303,8 @@ class AcademyAutoSchema(AutoSchema):
                 declared.add("404")
             if self.method in ("POST", "PATCH", "DELETE") and getattr(self.view, "permission_classes", None):
                 declared.add("409")
+        # any operation: a malformed ``?format=``; lists: ``page`` and ``page_size`` too
+        declared = {*declared, "400"}
         descriptions = {
             "400": (ValidationErrorSerializer, "Invalid input: field errors."),
             "401": (ErrorSerializer, "No or invalid credentials."),
@@ -235,7 +321,10 @@ class AcademyAutoSchema(AutoSchema):
         if operation is None:
             return None
         responses = operation.setdefault("responses", {})
-        for status_code, (serializer, description) in self._error_statuses().items():
+        statuses = self._error_statuses()
+        if operation.get("requestBody") and "400" not in statuses:  # a DELETE that takes a reason
+            statuses["400"] = (ValidationErrorSerializer, "Invalid input: field errors.")
+        for status_code, (serializer, description) in statuses.items():
             if status_code in responses:
                 continue
             component = self.resolve_serializer(serializer, "response")
@@ -246,9 +335,29 @@ class AcademyAutoSchema(AutoSchema):
         return operation
 
 
+# What a boolean filter understands (django-filter's NullBooleanSelect); any other value
+# would be read as "not given" and silently answer the wider list.
+BOOLEAN_QUERY_VALUES = frozenset({"true", "false", "True", "False"})
+
+
 class FilterBackend(DjangoFilterBackend):
-    """The view's FilterSet on the query string. The browsable API gets no filter form:
-    its selects would list every student or guardian in the caller's scope."""
+    """The view's FilterSet on the query string: an invalid value is a 400 on that
+    parameter (the FilterSet's own errors, and a boolean filter that is not ``true`` or
+    ``false``). The browsable API gets no filter form: its selects would list every
+    student or guardian in the caller's scope."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            errors = {
+                name: ["Must be true or false."]
+                for name, filter_ in filterset.filters.items()
+                if isinstance(filter_, BooleanFilter)
+                and any(value not in BOOLEAN_QUERY_VALUES for value in request.query_params.getlist(name) if value)
+            }
+            if errors:
+                raise ValidationError(errors)
+        return filterset
 
     def to_html(self, request, queryset, view):
         return None

@@ -17,21 +17,27 @@ MAX_BODY = 64 * 1024
 MAX_VALUE = 500
 
 
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL's jsonb can hold it: no NUL character, no lone surrogate
+    (both arrive in JSON bodies as ``\\u0000``, ``\\udab1``)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def redact(value, *, depth: int = 0):
     """Copy of ``value`` with every item whose key looks secret replaced by ``[removed]``."""
     if depth > 8:
         return "[nested too deep]"
     if isinstance(value, dict):
         return {
-            str(key): REMOVED
+            storable(str(key)): REMOVED
             if any(marker in str(key).lower() for marker in SECRET_MARKERS)
             else redact(item, depth=depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(item, depth=depth + 1) for item in value[:100]]
-    if isinstance(value, str) and len(value) > MAX_VALUE:
-        return value[:MAX_VALUE] + "…"
+    if isinstance(value, str):
+        return storable(value[:MAX_VALUE] + "…" if len(value) > MAX_VALUE else value)
     return value
 
 

@@ -4,7 +4,9 @@
   ``templates/staff/dashboard.html``);
 - ``step_chart``: dated whole-number values on a 0..``top`` scale as a step line (a value
   holds until the next one), one gridline per value and an optional dashed target (see
-  ``templates/grading/staff/skills_chart.html``)."""
+  ``templates/grading/staff/skills_chart.html``);
+- ``stacked_bar_chart``: several series stacked in each bar, with a legend (see
+  ``templates/staff/finance_stacked_chart.html``)."""
 
 import datetime
 
@@ -99,4 +101,76 @@ def step_chart(
         "line": " ".join(line),
         "start": start,
         "end": end,
+    }
+
+
+SERIES_CLASSES = 8  # ``series-0`` .. ``series-7``: the colours of stacked bars (static/css/academy.css)
+
+
+def stacked_bar_chart(
+    keys: list,
+    series: list[tuple[str, dict]],
+    height: int = 160,
+    *,
+    bar_width: int | None = None,
+    label_format=None,
+    value_format=str,
+    max_labels: int = 16,
+    top=None,
+) -> dict:
+    """Bars of several series stacked: ``keys`` are the bars in order (dates or labels),
+    ``series`` ``(name, {key: value})`` pairs, the first at the bottom of each bar. Each
+    series has a CSS class (``series-N``) and a legend entry with its total; each bar and
+    segment a tooltip. ``label_format`` turns a key into its label (default as
+    ``bar_chart``); at most ``max_labels`` labels are drawn, evenly spaced. ``top``: the
+    value of a full-height bar (default the tallest bar), so charts side by side share
+    one scale. ``bar_width`` defaults to about 960 units for all the bars (12 to 56 each),
+    so a chart of twelve months is as wide as one of thirty days."""
+    bar_width = bar_width or max(12, min(56, 960 * 4 // (5 * max(1, len(keys)))))
+    gap = max(2, bar_width // 4)
+    totals = [sum((values.get(key, 0) for _name, values in series), 0) for key in keys]
+    top = top or max(totals, default=0) or 1
+    step = max(1, -(-len(keys) // max_labels))
+    bars = []
+    for index, key in enumerate(keys):
+        label, title = (label_format(key), _labels(key)[1]) if label_format else _labels(key)
+        bottom, segments = height, []
+        for number, (name, values) in enumerate(series):
+            value = values.get(key, 0)
+            if value <= 0:
+                continue
+            size = max(1, round(value / top * (height - 20)))
+            bottom -= size
+            segments.append(
+                {
+                    "y": bottom,
+                    "height": size,
+                    "css": f"series-{number % SERIES_CLASSES}",
+                    "title": f"{title}, {name}: {value_format(value)}",
+                }
+            )
+        bars.append(
+            {
+                "x": index * (bar_width + gap),
+                "center": index * (bar_width + gap) + bar_width // 2,
+                "width": bar_width,
+                "segments": segments,
+                "label": label if index % step == 0 else "",
+                "title": f"{title}: {value_format(totals[index])}",
+            }
+        )
+    legend = [
+        {
+            "name": name,
+            "css": f"series-{number % SERIES_CLASSES}",
+            "display": value_format(sum((values.get(key, 0) for key in keys), 0)),
+        }
+        for number, (name, values) in enumerate(series)
+    ]
+    return {
+        "bars": bars,
+        "legend": legend,
+        "width": max(1, len(keys) * (bar_width + gap)),
+        "height": height,
+        "total": sum(totals, 0),
     }

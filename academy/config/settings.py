@@ -7,6 +7,7 @@ default); it then requires ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 """
 
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "simple_history",
     "django_htmx",
     # our apps, lowest layer first (see docs/rules.md, Layers)
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Content-Security-Policy and Permissions-Policy on every response (error pages included)
+    "academy.common.security_headers.SecurityHeadersMiddleware",
     # /health/ for load balancers: answered before the https redirect, the host check,
     # sessions and CSRF (academy/config/health.py)
     "academy.config.health.HealthCheckMiddleware",
@@ -113,6 +117,11 @@ TEMPLATES = [
     },
 ]
 
+# The development server (`make run`, any `manage.py runserver`) answers each request in a
+# thread that ends with it: a connection kept open for later (CONN_MAX_AGE) is never used
+# again and stays open on the server, one more per request, so there each request closes
+# its own. Gunicorn and Celery processes keep theirs (one per process, or per thread).
+RUNNING_DEV_SERVER = sys.argv[1:2] == ["runserver"]
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'academy.sqlite3'}"),
 }
@@ -129,7 +138,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNNING_DEV_SERVER else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         # Parameters bound by the server, and a statement run a few times on a connection
@@ -257,6 +266,44 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of every page (academy.common.security_headers): nothing from
+# another origin, no inline script or style (a page that needs one gives it
+# request.csp_nonce, which the header then lists), no framing, forms post to the site only.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'self'"],
+    "object-src": ["'none'"],
+}
+# Send it as Content-Security-Policy-Report-Only (browsers report, block nothing) to try a change.
+CONTENT_SECURITY_POLICY_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
+CONTENT_SECURITY_POLICY_REPORT_URI = env.str("CSP_REPORT_URI", default="")  # where browsers report violations
+# Browser features no page uses, switched off for the site and anything it could embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # The audit log of write requests is kept this many days (manage.py audit_prune).
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 366)
@@ -304,6 +351,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "academy.common.exceptions.api_exception_handler",
+    # an unknown ?format= is a 400 on format (academy.common.negotiation)
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "academy.common.negotiation.ContentNegotiation",
+    # OPTIONS: name, description, media types; the fields are in the OpenAPI schema
+    "DEFAULT_METADATA_CLASS": "academy.common.metadata.ApiMetadata",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -316,6 +367,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {},
+    # Swagger UI's files from drf-spectacular-sidecar (our static files): the docs page loads
+    # nothing from another origin (Content-Security-Policy).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -63,7 +63,12 @@ urlpatterns = [
     # the public check of an issued document's QR code (no login)
     path("verify/<str:token>/", verify_views.verify, name="verify"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI from our static files, its start-up script with the CSP nonce (templates/api_docs.html)
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     path("staff/", include((staff_urlpatterns, "staff"))),
     # One "portal" namespace: the parent portal lives in families, its money pages in finance,
     # its waitlist pages in enrollment, its classes and attendance pages in attendance,
@@ -86,3 +91,8 @@ urlpatterns = [
         ),
     ),
 ]
+
+# JSON errors under /api/, the site's pages elsewhere (academy.common.exceptions)
+handler400 = "academy.common.exceptions.bad_request"
+handler404 = "academy.common.exceptions.page_not_found"
+handler500 = "academy.common.exceptions.server_error"

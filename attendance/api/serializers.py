@@ -1,6 +1,7 @@
 """Serializers of the attendance API: ``ModelSerializer`` for output, input serializers
 (shape only, ids scoped to the caller) for writes."""
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from academy.api import InputSerializer, ModelSerializer, NamedChoiceField, ScopedPrimaryKeyField
@@ -119,6 +120,7 @@ class RosterRowSerializer(serializers.Serializer):
         return row.makeup is not None or bool(row.record and row.record.is_makeup)
 
 
+@extend_schema_serializer(component_name="AttendanceDelete")  # finance has a ReasonRequest
 class ReasonSerializer(InputSerializer):
     reason = serializers.CharField(max_length=300, help_text="Why the mark is deleted.")
 

@@ -340,6 +340,11 @@ class BillingRunSerializer(ModelSerializer):
     amount_billed = money_out()
     percent = serializers.IntegerField(read_only=True)
     url = serializers.SerializerMethodField(help_text="Poll this URL for progress.")
+    job = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The long job that executes the run: a run whose worker was lost is interrupted and resumed once.",
+    )
 
     class Meta:
         model = BillingRun
@@ -365,6 +370,7 @@ class BillingRunSerializer(ModelSerializer):
             "started_at",
             "finished_at",
             "created_at",
+            "job",
         ]
         read_only_fields = fields
 
@@ -396,6 +402,45 @@ class StatementEntrySerializer(serializers.Serializer):
     balance = money_out(help_text="Running balance after this entry.")
 
 
+class StatementInvoiceSerializer(serializers.Serializer):
+    """One invoice on a statement (``finance.statements``)."""
+
+    id = serializers.UUIDField(source="invoice_id", read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    issue_date = serializers.DateField(read_only=True)
+    due_date = serializers.DateField(read_only=True)
+    status = _status("InvoiceStatus", Invoice.Status.choices, read_only=True)
+    amount_due = money_out(help_text="Total + approved adjustments.")
+    paid = money_out(help_text="Paid on it (payments and account credit).")
+    carried_forward = money_out(
+        help_text="Carried-forward invoice: the unpaid balance moved to its successor (`carried_to`); else 0.00."
+    )
+    pending = money_out(help_text="Open invoice: amount due - paid; 0.00 when paid, cancelled or carried forward.")
+    overdue = money_out(help_text="The pending amount when the invoice is overdue, else 0.00.")
+    counted = serializers.BooleanField(
+        read_only=True, help_text="False for a cancelled invoice: listed, not counted in the totals."
+    )
+    carried_from = serializers.CharField(
+        source="carried_from_number", read_only=True, help_text="The invoice whose balance this one brings forward."
+    )
+    carried_to = serializers.CharField(
+        source="carried_to_number", read_only=True, help_text="The invoice that carries this one's balance."
+    )
+
+
+class StatementTotalsSerializer(serializers.Serializer):
+    """Totals of a statement's invoices, cancelled ones left out:
+    `invoiced - paid - carried_forward = pending`; `overdue` is part of `pending`."""
+
+    invoices = serializers.IntegerField(read_only=True, help_text="Invoices counted (every one but the cancelled).")
+    cancelled = serializers.IntegerField(read_only=True, help_text="Cancelled invoices listed, not counted.")
+    invoiced = money_out(help_text="Sum of the amounts due.")
+    paid = money_out()
+    carried_forward = money_out(help_text="Balances moved to a successor invoice (pending there).")
+    pending = money_out()
+    overdue = money_out()
+
+
 class StudentStatementSerializer(serializers.Serializer):
     student = StudentRefSerializer(read_only=True)
     date_from = serializers.DateField(read_only=True, allow_null=True)
@@ -405,6 +450,10 @@ class StudentStatementSerializer(serializers.Serializer):
     total_debits = money_out()
     total_credits = money_out()
     closing_balance = money_out(help_text="Positive: the family owes; negative: account credit.")
+    invoices = StatementInvoiceSerializer(
+        many=True, read_only=True, help_text="The student's invoices issued in the period (all without one)."
+    )
+    totals = StatementTotalsSerializer(source="invoice_totals", read_only=True)
 
 
 class FamilyStatementEntrySerializer(StatementEntrySerializer):
@@ -429,27 +478,98 @@ class FamilyStatementSerializer(serializers.Serializer):
     closing_balance = money_out()
 
 
+class LocationRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True, source="pk")
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class LocationStatementStudentSerializer(serializers.Serializer):
+    student = StudentRefSerializer(read_only=True)
+    invoices = StatementInvoiceSerializer(many=True, read_only=True)
+    totals = StatementTotalsSerializer(read_only=True, help_text="The student's subtotals.")
+
+
+class LocationStatementSerializer(serializers.Serializer):
+    """A location's statement: a page of its students (each with every invoice and
+    subtotals) and the totals of the whole statement on every page."""
+
+    count = serializers.IntegerField(read_only=True, help_text="Students with an invoice in the period.")
+    next = serializers.URLField(read_only=True, allow_null=True)
+    previous = serializers.URLField(read_only=True, allow_null=True)
+    location = LocationRefSerializer(read_only=True)
+    date_from = serializers.DateField(read_only=True, allow_null=True)
+    date_to = serializers.DateField(read_only=True, allow_null=True)
+    period = serializers.CharField(
+        read_only=True, help_text='The default period\'s name ("Academic year 2025-26"); empty for dates given.'
+    )
+    totals = StatementTotalsSerializer(read_only=True, help_text="Every invoice of the statement, not just this page.")
+    results = LocationStatementStudentSerializer(many=True, read_only=True)
+
+
 # --- output: reports -------------------------------------------------------------------
 
 
 class StudentBalanceRowSerializer(serializers.Serializer):
+    """One student: `total_invoiced - total_paid - carried_forward = pending` and
+    `balance_due = pending - credit` (the ledger). Cancelled invoices are counted in
+    `cancelled_invoices` only."""
+
     student_id = serializers.UUIDField(read_only=True)
     student_number = serializers.CharField(read_only=True)
     first_name = serializers.CharField(read_only=True)
     last_name = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="The student's status (active, withdrawn, ...).")
+    deleted = serializers.BooleanField(
+        read_only=True, help_text="A deleted student is listed while money is owed either way."
+    )
+    location_id = serializers.UUIDField(read_only=True)
+    location_code = serializers.CharField(read_only=True)
     location_name = serializers.CharField(read_only=True)
-    balance = money_out(help_text="Positive: owed; negative: account credit.")
+    grade = serializers.CharField(read_only=True, allow_null=True, help_text="The grade level's name.")
+    monthly_fee = money_out(
+        allow_null=True,
+        help_text=(
+            "What a monthly billing run charges the student (the active monthly fee structures that apply); "
+            "null for a student a run does not bill (not active)."
+        ),
+    )
+    total_invoices = serializers.IntegerField(read_only=True)
+    pending_invoices = serializers.IntegerField(read_only=True)
+    partial_invoices = serializers.IntegerField(read_only=True)
+    paid_invoices = serializers.IntegerField(read_only=True)
+    overdue_invoices = serializers.IntegerField(read_only=True)
+    cancelled_invoices = serializers.IntegerField(read_only=True)
+    carried_forward_invoices = serializers.IntegerField(read_only=True)
+    total_invoiced = money_out(help_text="Amounts due (totals and adjustments) of the invoices not cancelled.")
+    total_paid = money_out(help_text="Paid on those invoices (payments and credit applied, net of reversals).")
+    carried_forward = money_out(help_text="Unpaid balances moved to a successor invoice (pending there).")
+    pending = money_out(help_text="Still to pay on open invoices.")
+    overdue = money_out(help_text="The part of `pending` on overdue invoices.")
+    credit = money_out(help_text="Account credit not applied to any invoice.")
+    balance_due = money_out(help_text="The account balance: positive: owed; negative: account credit.")
+    balance = money_out(help_text="The same as `balance_due` (its first name).")
 
 
 class LocationSummaryRowSerializer(serializers.Serializer):
+    """One location: each figure is the sum of the location's rows of the student
+    balances (students by their current location)."""
+
     id = serializers.UUIDField(read_only=True)
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
+    all_students = serializers.IntegerField(
+        read_only=True, help_text="Students the balances list: not deleted, or deleted while money is owed."
+    )
     active_students = serializers.IntegerField(read_only=True)
     invoiced = money_out()
-    collected = money_out()
-    outstanding = money_out()
+    collected = money_out(help_text="Paid on invoices.")
+    carried_forward = money_out()
+    pending = money_out()
+    outstanding = money_out(help_text="The same as `pending` (its first name).")
     overdue = money_out()
+    credit = money_out(help_text="Account credit not applied to any invoice.")
+    balance = money_out(help_text="`pending - credit`: what the location's families owe.")
 
 
 class InvoiceDetailRowSerializer(serializers.Serializer):
@@ -500,6 +620,9 @@ class AgeingBucketSerializer(serializers.Serializer):
 
 class DailyCollectionRowSerializer(serializers.Serializer):
     day = serializers.DateField(read_only=True)
+    location_id = serializers.UUIDField(read_only=True)
+    location_code = serializers.CharField(read_only=True)
+    location_name = serializers.CharField(read_only=True)
     method = _status("PaymentMethod", Payment.Method.choices, read_only=True)
     count = serializers.IntegerField(read_only=True)
     amount = money_out()
@@ -507,8 +630,34 @@ class DailyCollectionRowSerializer(serializers.Serializer):
 
 class MonthlyRevenueRowSerializer(serializers.Serializer):
     month = serializers.DateField(read_only=True, help_text="The first day of the month.")
-    invoiced = money_out()
-    collected = money_out()
+    location_id = serializers.UUIDField(read_only=True)
+    location_code = serializers.CharField(read_only=True)
+    location_name = serializers.CharField(read_only=True)
+    invoiced = money_out(help_text="Amounts due of the invoices issued in the month (not cancelled).")
+    collected = money_out(help_text="Payments received in the month (cleared, not reversed).")
+
+
+class LedgerSummaryRowSerializer(serializers.Serializer):
+    """One student's academic year: `balance = base_fees + brought_forward + adjustments
+    - payments - carried_forward - credit`; a student's years add up to their balance."""
+
+    student_id = serializers.UUIDField(read_only=True)
+    student_number = serializers.CharField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    location_name = serializers.CharField(read_only=True)
+    academic_year = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="Null for money dated before every academic year."
+    )
+    academic_year_name = serializers.CharField(read_only=True)
+    invoices = serializers.IntegerField(read_only=True, help_text="Invoices of the year, cancelled ones left out.")
+    base_fees = money_out(help_text="Totals of the year's invoices (balances brought forward left out).")
+    brought_forward = money_out(help_text="Balances brought forward from earlier invoices.")
+    adjustments = money_out(help_text="Approved adjustments: discounts and waivers negative, charges positive.")
+    payments = money_out(help_text="Paid on the year's invoices.")
+    carried_forward = money_out(help_text="Unpaid balances moved on to later invoices.")
+    credit = money_out(help_text="Unapplied account credit from payments received in the year.")
+    balance = money_out()
 
 
 # --- input -----------------------------------------------------------------------------
@@ -741,12 +890,47 @@ class PeriodSerializer(InputSerializer):
         return attrs
 
 
+class LocationStatementQuerySerializer(InputSerializer):
+    """``?date_from=&date_to=`` (issue dates, inclusive; ``from``/``to`` as on the other
+    statements work too). Neither: the current academic year."""
+
+    ALIASES = {"date_from": "from", "date_to": "to"}
+
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+    def to_internal_value(self, data):
+        present, errors = {}, {}
+        self.names = {}
+        for name, alias in self.ALIASES.items():
+            given = {key: data.get(key) for key in (name, alias) if data.get(key) not in (None, "")}
+            if len(set(given.values())) > 1:
+                errors[name] = [f"Give {name} or {alias}, not both."]
+            elif given:
+                self.names[name], present[name] = next(iter(given.items()))
+        if errors:
+            raise serializers.ValidationError(errors)
+        try:
+            return super().to_internal_value(present)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(
+                {self.names.get(name, name): messages for name, messages in error.detail.items()}
+            ) from None
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:
+            name = self.names.get("date_to", "date_to")
+            raise serializers.ValidationError({name: ["The end of the period is before its start."]})
+        return attrs
+
+
 class ReportQuerySerializer(PeriodSerializer):
     """The query string of the reports; each report reads the parameters it documents."""
 
     location = ScopedPrimaryKeyField(scope=_visible_locations, required=False)
     status = _status("InvoiceStatus", Invoice.Status.choices, required=False)
     months = serializers.IntegerField(min_value=1, max_value=60, required=False)
+    academic_year = ScopedPrimaryKeyField(scope=lambda user: academic_year_list(), required=False)
 
 
 # --- session packages --------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Finance API paths outside the router: statements (on students and guardians, which
-families owns, so they are finance views under explicit paths) and the reports.
+"""Finance API paths outside the router: statements (on students, guardians and
+locations, which other apps own, so they are finance views under explicit paths) and
+the reports.
 Mounted by ``academy.config.api`` before the router."""
 
 from django.urls import path
@@ -9,6 +10,7 @@ from finance.api import views
 urlpatterns = [
     path("students/<uuid:pk>/statement/", views.StudentStatementView.as_view(), name="student-statement"),
     path("guardians/<uuid:pk>/statement/", views.GuardianStatementView.as_view(), name="guardian-statement"),
+    path("locations/<uuid:pk>/statement/", views.LocationStatementView.as_view(), name="location-statement"),
     path("journal/", views.JournalExportView.as_view(), name="journal-export"),
     path("accounting-refs/import/", views.AccountingRefImportView.as_view(), name="accounting-refs-import"),
     path("reports/student-balances/", views.StudentBalancesReport.as_view(), name="report-student-balances"),
@@ -18,4 +20,5 @@ urlpatterns = [
     path("reports/overdue-invoices/", views.OverdueInvoicesReport.as_view(), name="report-overdue-invoices"),
     path("reports/daily-collections/", views.DailyCollectionsReport.as_view(), name="report-daily-collections"),
     path("reports/monthly-revenue/", views.MonthlyRevenueReport.as_view(), name="report-monthly-revenue"),
+    path("reports/ledger-summary/", views.LedgerSummaryReport.as_view(), name="report-ledger-summary"),
 ]

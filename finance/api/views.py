@@ -20,14 +20,14 @@ from rest_framework import serializers as drf
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, flatten_errors
+from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, ContentNegotiation, flatten_errors
 from academy.common.csv_stream import streamed_csv
 from academy.common.idempotency import KEY_MAX, idempotent, request_fingerprint
-from families.selectors import guardians_visible_to, students_visible_to
-from finance import documents, journal, reports, selectors, services
+from academy.models import Location
+from families.selectors import guardians_visible_to
+from finance import documents, journal, reports, selectors, services, statements
 from finance.api import serializers as api
 from finance.filters import (
     AdjustmentFilterSet,
@@ -47,16 +47,12 @@ PDF = "application/pdf"
 CSV = "text/csv"
 
 
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """``?format=pdf`` / ``?format=csv`` name a file the view builds itself; the
-    negotiated renderer (for errors and JSON answers) stays JSON."""
+class FileFormatNegotiation(ContentNegotiation):
+    """``?format=pdf`` / ``?format=csv`` name a file the view builds itself (the view's
+    ``file_formats``); the negotiated renderer (for errors and JSON answers) stays JSON.
+    Any other format is a 400 on ``format``."""
 
-    FILE_FORMATS = ("pdf", "csv")
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        if request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) in self.FILE_FORMATS:
-            return renderers[0], renderers[0].media_type
-        return super().select_renderer(request, renderers, format_suffix)
+    default_file_formats = ("pdf", "csv")
 
 
 def file_response(content: bytes, *, filename: str, content_type: str = PDF) -> HttpResponse:
@@ -497,6 +493,7 @@ class StatementView(GenericAPIView):
     permission_model = Invoice
     parent_readable = True
     content_negotiation_class = FileFormatNegotiation
+    file_formats = ("pdf",)
     filter_backends = []
     pagination_class = None
     error_statuses = {"400", "401", "403", "404"}
@@ -510,21 +507,32 @@ class StatementView(GenericAPIView):
 
 class StudentStatementView(StatementView):
     """A student's account between two dates: opening balance, every entry by document
-    date with the running balance, closing balance."""
+    date with the running balance, closing balance; and the student's invoices issued in
+    the period with their totals (``?format=csv``: those invoices as CSV). A parent reads
+    the statements of the children they pay for only (as in the portal)."""
+
+    file_formats = ("pdf", "csv")
 
     @extend_schema(
-        parameters=[*PERIOD_PARAMETERS, format_parameter("pdf")],
-        responses={(200, "application/json"): api.StudentStatementSerializer, (200, PDF): OpenApiTypes.BINARY},
+        parameters=[*PERIOD_PARAMETERS, format_parameter("pdf", "csv")],
+        responses={
+            (200, "application/json"): api.StudentStatementSerializer,
+            (200, PDF): OpenApiTypes.BINARY,
+            (200, CSV): OpenApiTypes.STR,
+        },
         tags=["statements"],
     )
     def get(self, request, pk):
-        student = students_visible_to(request.user).filter(pk=pk).first()
+        student = statements.students_with_money_visible_to(request.user).filter(pk=pk).first()
         if student is None:
             return Response({"detail": "No such student."}, status=404)
         period = self.period(request)
         statement = selectors.statement_for_student(student=student, **period)
         if self.wants_pdf(request):
             return file_response(documents.statement_pdf(statement), filename=f"{student.student_number}.pdf")
+        if request.query_params.get("format") == "csv":
+            rows = statements.student_statement_csv_rows(statement)
+            return streamed_csv(statements.CSV_HEADER, rows, filename=f"{student.student_number}.csv")
         return Response(api.StudentStatementSerializer(statement).data)
 
 
@@ -546,6 +554,67 @@ class GuardianStatementView(StatementView):
         if self.wants_pdf(request):
             return file_response(documents.statement_pdf(statement), filename=f"{guardian.guardian_number}.pdf")
         return Response(api.FamilyStatementSerializer(selectors.family_statement_data(statement)).data)
+
+
+class LocationStatementView(GenericAPIView):
+    """A location's ("school") statement: every invoice the location issued in the period
+    (``date_from``/``date_to`` on the issue date; neither: the current academic year),
+    by student with per-student subtotals and the statement's totals. JSON pages its
+    students (``page``, ``page_size``; the totals are the whole statement's on every
+    page); ``?format=csv`` and ``?format=pdf`` hold every invoice. Finance staff and
+    administrators (``finance.view_studentaccount``); a location outside the caller's
+    scope is a 404."""
+
+    schema = AcademyAutoSchema()
+    permission_model = StudentAccount
+    required_permission = "finance.view_studentaccount"
+    queryset = Location.objects.none()  # for the schema only (the path's id): the rows come from finance.statements
+    content_negotiation_class = FileFormatNegotiation
+    file_formats = ("pdf", "csv")
+    filter_backends = []
+    error_statuses = {"400", "401", "403", "404"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="First issue date (inclusive)."),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last issue date (inclusive)."),
+            OpenApiParameter("page", int, description="A page number within the paginated result set."),
+            OpenApiParameter("page_size", int, description="Number of students per page (at most 500)."),
+            format_parameter("pdf", "csv"),
+        ],
+        responses={
+            (200, "application/json"): api.LocationStatementSerializer,
+            (200, PDF): OpenApiTypes.BINARY,
+            (200, CSV): OpenApiTypes.STR,
+        },
+        tags=["statements"],
+    )
+    def get(self, request, pk):
+        location = statements.location_for_statement(user=request.user, pk=pk)
+        if location is None:
+            return Response({"detail": "No such location."}, status=404)
+        statement = statements.location_statement(
+            location=location, **query_input(request, api.LocationStatementQuerySerializer)
+        )
+        name = statements.location_statement_filename(statement)
+        if request.query_params.get("format") == "pdf":
+            return file_response(documents.location_statement_pdf(statement), filename=f"{name}.pdf")
+        if request.query_params.get("format") == "csv":
+            rows = statements.location_statement_csv_rows(statement)
+            return streamed_csv(statements.CSV_HEADER, rows, filename=f"{name}.csv")
+        page = self.paginate_queryset(statement.students)
+        data = {
+            "count": self.paginator.page.paginator.count,
+            "next": self.paginator.get_next_link(),
+            "previous": self.paginator.get_previous_link(),
+            "location": location,
+            "date_from": statement.date_from,
+            "date_to": statement.date_to,
+            "period": statement.period_label,
+            "totals": statement.totals,
+            "results": page,
+        }
+        return Response(api.LocationStatementSerializer(data).data)
 
 
 # --- journal and accounting references -------------------------------------------------
@@ -627,6 +696,7 @@ class ReportView(GenericAPIView):
     required_permission = "finance.view_studentaccount"
     queryset = StudentAccount.objects.none()  # for the schema only: the rows come from finance.reports
     content_negotiation_class = FileFormatNegotiation
+    file_formats = ("csv",)
     filter_backends = []
     error_statuses = {"400", "401", "403"}
     report_name = ""
@@ -666,7 +736,10 @@ MONTHS_PARAMETER = OpenApiParameter("months", int, description="How many months 
 
 
 class StudentBalancesReport(ReportView):
-    """Every student account with what is owed (negative: credit), largest first."""
+    """Per student: location, grade, the monthly fee that applies, invoiced, paid,
+    carried forward, pending, overdue, account credit and the balance due (the ledger:
+    ``pending - credit``; negative: credit), with the number of invoices in each
+    status; largest balance first."""
 
     report_name = "student-balances"
     row_serializer = api.StudentBalanceRowSerializer
@@ -680,15 +753,17 @@ class StudentBalancesReport(ReportView):
 
 
 class LocationSummaryReport(ReportView):
-    """Per location: active students, invoiced, collected, outstanding and overdue."""
+    """Per location: all and active students, invoiced, collected, carried forward,
+    pending (``outstanding``), overdue, account credit and balance due, each the sum of
+    the location's rows of the student balances."""
 
     report_name = "location-summary"
     row_serializer = api.LocationSummaryRowSerializer
 
     def rows(self, request, params):
-        return reports.location_summary(user=request.user)
+        return reports.location_summary(user=request.user, location=params.get("location"))
 
-    @report_schema(api.LocationSummaryRowSerializer)
+    @report_schema(api.LocationSummaryRowSerializer, LOCATION_PARAMETER)
     def get(self, request):
         return super().get(request)
 
@@ -706,9 +781,10 @@ class InvoiceDetailsReport(ReportView):
             status=params.get("status"),
             date_from=params.get("date_from"),
             date_to=params.get("date_to"),
+            location=params.get("location"),
         )
 
-    @report_schema(api.InvoiceDetailRowSerializer, STATUS_PARAMETER, *PERIOD_PARAMETERS)
+    @report_schema(api.InvoiceDetailRowSerializer, STATUS_PARAMETER, *PERIOD_PARAMETERS, LOCATION_PARAMETER)
     def get(self, request):
         return super().get(request)
 
@@ -721,10 +797,13 @@ class PaymentHistoryReport(ReportView):
 
     def rows(self, request, params):
         return reports.payment_history(
-            user=request.user, date_from=params.get("date_from"), date_to=params.get("date_to")
+            user=request.user,
+            date_from=params.get("date_from"),
+            date_to=params.get("date_to"),
+            location=params.get("location"),
         )
 
-    @report_schema(api.PaymentHistoryRowSerializer, *PERIOD_PARAMETERS)
+    @report_schema(api.PaymentHistoryRowSerializer, *PERIOD_PARAMETERS, LOCATION_PARAMETER)
     def get(self, request):
         return super().get(request)
 
@@ -751,16 +830,15 @@ class OverdueInvoicesReport(ReportView):
     row_serializer = api.OverdueInvoiceRowSerializer
 
     def rows(self, request, params):
-        return reports.overdue_invoices(user=request.user)
+        return reports.overdue_invoices(user=request.user, location=params.get("location"))
 
     @extend_schema(
-        parameters=[PAGE_PARAMETER, PAGE_SIZE_PARAMETER, format_parameter("csv")],
+        parameters=[LOCATION_PARAMETER, PAGE_PARAMETER, PAGE_SIZE_PARAMETER, format_parameter("csv")],
         responses={(200, "application/json"): OverdueReportSerializer, (200, CSV): OpenApiTypes.STR},
         tags=["reports"],
     )
     def get(self, request):
-        query_input(request, api.ReportQuerySerializer)
-        report = self.rows(request, {})
+        report = self.rows(request, query_input(request, api.ReportQuerySerializer))
         if request.query_params.get("format") == "csv":
             return self.csv_response(report["invoices"])
         page = self.paginate_queryset(report["invoices"])
@@ -770,32 +848,62 @@ class OverdueInvoicesReport(ReportView):
 
 
 class DailyCollectionsReport(ReportView):
-    """Money received per day and method (cleared, not reversed); the last 30 days unless
-    ``from``/``to`` say otherwise."""
+    """Money received per day, location and method (cleared, not reversed); the last 30
+    days unless ``from``/``to`` say otherwise."""
 
     report_name = "daily-collections"
     row_serializer = api.DailyCollectionRowSerializer
 
     def rows(self, request, params):
         return reports.daily_collections(
-            user=request.user, date_from=params.get("date_from"), date_to=params.get("date_to")
+            user=request.user,
+            date_from=params.get("date_from"),
+            date_to=params.get("date_to"),
+            location=params.get("location"),
         )
 
-    @report_schema(api.DailyCollectionRowSerializer, *PERIOD_PARAMETERS)
+    @report_schema(api.DailyCollectionRowSerializer, *PERIOD_PARAMETERS, LOCATION_PARAMETER)
     def get(self, request):
         return super().get(request)
 
 
 class MonthlyRevenueReport(ReportView):
-    """Per month: invoiced (by issue date) and collected (by receipt date)."""
+    """Per month and location (every month of the period for every location, oldest
+    first): invoiced (by issue date) and collected (by receipt date)."""
 
     report_name = "monthly-revenue"
     row_serializer = api.MonthlyRevenueRowSerializer
 
     def rows(self, request, params):
-        return reports.monthly_revenue(user=request.user, months=params.get("months", 12))
+        return reports.monthly_revenue_by_location(
+            user=request.user, months=params.get("months", 12), location=params.get("location")
+        )
 
-    @report_schema(api.MonthlyRevenueRowSerializer, MONTHS_PARAMETER)
+    @report_schema(api.MonthlyRevenueRowSerializer, MONTHS_PARAMETER, LOCATION_PARAMETER)
+    def get(self, request):
+        return super().get(request)
+
+
+ACADEMIC_YEAR_PARAMETER = OpenApiParameter("academic_year", OpenApiTypes.UUID, description="Only this academic year.")
+
+
+class LedgerSummaryReport(ReportView):
+    """Per student and academic year: base fees, balances brought forward, adjustments,
+    payments, balances carried forward, unapplied account credit and the balance
+    (``base_fees + brought_forward + adjustments - payments - carried_forward -
+    credit``); a student's years add up to their balance. An invoice belongs to its
+    academic year (else its term's, else the year holding its issue date), what was paid
+    on it to the same year, unapplied credit to the year its payment was received in."""
+
+    report_name = "ledger-summary"
+    row_serializer = api.LedgerSummaryRowSerializer
+
+    def rows(self, request, params):
+        return reports.ledger_summary(
+            user=request.user, location=params.get("location"), academic_year=params.get("academic_year")
+        )
+
+    @report_schema(api.LedgerSummaryRowSerializer, LOCATION_PARAMETER, ACADEMIC_YEAR_PARAMETER)
     def get(self, request):
         return super().get(request)
 
@@ -809,6 +917,8 @@ __all__ = [
     "GuardianStatementView",
     "InvoiceDetailsReport",
     "InvoiceViewSet",
+    "LedgerSummaryReport",
+    "LocationStatementView",
     "LocationSummaryReport",
     "MonthlyRevenueReport",
     "OverdueInvoicesReport",

@@ -20,6 +20,7 @@ from finance.services.payments import (
     payment_verify,
     refund_record,
 )
+from finance.services.policies import finance_policy_save
 from finance.services.records import (
     accounting_refs_import,
     invoice_accounting_ref_set,
@@ -39,6 +40,7 @@ __all__ = [
     "adjustment_request",
     "billing_run_execute",
     "billing_run_start",
+    "finance_policy_save",
     "invoice_accounting_ref_set",
     "invoice_cancel",
     "invoice_carry_forward",

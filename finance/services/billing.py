@@ -1,4 +1,15 @@
-"""Billing runs: one period's invoices for a whole location, in bulk."""
+"""Billing runs: one period's invoices for a whole location, in bulk.
+
+A run executes as a long job (``academy.jobs``, kind ``billing_run``, registered in
+``finance.jobs``): ``billing_run_start`` creates the run and its job, queued after commit
+(on a worker; without a broker in a thread of the web process). The handler works in
+chunks of students, each one transaction that holds the job (``Progress.hold``), bills
+the chunk and moves the run's counts and ``resume_after`` (the chunk's last student)
+with it. So a run whose worker was lost resumes after its last committed chunk when the
+stale check (``academy.jobs.jobs_resume_stale``) interrupts and queues its job again,
+once; a run taken over commits nothing more; a student billed for the period (by this
+run or any other) is never billed again.
+"""
 
 import math
 import uuid
@@ -12,10 +23,11 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from academy.common.background import task_queue
 from academy.common.money import money
 from academy.common.numbering import INVOICE_NUMBERS, number_block
 from academy.common.registry import enrolled_in
+from academy.jobs import JobResult, JobStopped, Progress, job_start
+from academy.models import Job
 from families.models import StudentGuardian
 from finance.models import (
     BillingRun,
@@ -33,6 +45,7 @@ from students.models import Student
 CHUNK = 2000  # students per transaction, at most
 MIN_CHUNK = 25  # ... and at least (a small run is quick anyway)
 PROGRESS_STEPS = 20  # a larger run commits (and shows) its progress about this many times
+BILLING_RUN_JOB = "billing_run"  # the kind of the job that executes a run (finance.jobs)
 
 
 @transaction.atomic
@@ -47,7 +60,8 @@ def billing_run_start(
     term=None,
     due_date: date | None = None,
 ) -> BillingRun:
-    """Create a billing run and queue it after commit. Answers the job to poll."""
+    """Create a billing run with the job that executes it, queued after commit. Answers
+    the run to poll."""
     run = BillingRun(
         location=location,
         period=(period or "").strip(),
@@ -62,7 +76,14 @@ def billing_run_start(
     if due_date is not None and due_date < issue_date:
         raise ValidationError({"due_date": ["The due date cannot be before the issue date."]})
     run.save()
-    transaction.on_commit(lambda: _queue(run.pk))
+    run.job = job_start(
+        kind=BILLING_RUN_JOB,
+        params={"run": str(run.pk)},
+        actor=actor,
+        location=location,
+        title=f"Billing run {run.period}",
+    )
+    run.save(update_fields=["job", "updated_at"])
     return run
 
 
@@ -99,14 +120,6 @@ def billing_runs_scheduled(*, today: date | None = None) -> list[BillingRun]:
     return started
 
 
-def _queue(run_pk) -> None:
-    """On a worker; without a broker in a background thread, so the page that started
-    the run answers at once and polls its progress (``academy.common.background``)."""
-    from finance.tasks import billing_run_task
-
-    task_queue(billing_run_task, str(run_pk))
-
-
 def _structures(run: BillingRun) -> list[FeeStructure]:
     """The run's active structures of its frequency: location-wide, per grade level, and
     per course or programme (those bill the students enrolled in it, ``_applies``)."""
@@ -141,11 +154,22 @@ def billing_run_chunk_size(total: int) -> int:
     return max(1, min(CHUNK, max(MIN_CHUNK, math.ceil(total / PROGRESS_STEPS))))
 
 
-def billing_run_execute(*, run_pk, progress: Callable[[BillingRun], None] | None = None) -> BillingRun:
+def billing_run_execute(
+    *,
+    run_pk,
+    progress: Callable[[BillingRun], None] | None = None,
+    job_progress: Progress | None = None,
+) -> BillingRun:
     """Process a run chunk by chunk (one transaction each, accounts locked); each chunk
-    commits its invoices with the run's progress, so a poll sees the run advance.
-    ``progress``, if given, is called after each chunk with the run as committed. Safe
-    to run again after a crash: students already billed for the period are skipped."""
+    commits its invoices with the run's counts and ``resume_after``, so a poll sees the
+    run advance and a run executed again goes on after the last chunk committed, with
+    the counts it had (a run never started bills its students from the first).
+    ``progress``, if given, is called after each chunk with the run as committed.
+
+    ``job_progress`` is the run's job (``billing_run_job``): each chunk holds it, so a
+    run taken over by a newer attempt or cancelled commits nothing more (``JobStopped``),
+    and the job's bar moves with the run's. Students billed for the period (by this run
+    or another) are skipped, so running it twice never bills anybody twice."""
     run = BillingRun.objects.get(pk=run_pk)
     if run.status == BillingRun.Status.COMPLETED:
         return run
@@ -154,31 +178,84 @@ def billing_run_execute(*, run_pk, progress: Callable[[BillingRun], None] | None
     students = Student.objects.active().filter(location=run.location)
     if structures and all(s.grade_level_id and not (s.course_id or s.program_id) for s in structures):
         students = students.filter(grade_level_id__in={s.grade_level_id for s in structures})
+    resuming = run.resume_after is not None
+    if resuming:  # after the last chunk committed, with the counts committed with it
+        students = students.filter(pk__gt=run.resume_after)
     student_ids = list(students.order_by("pk").values_list("pk", flat=True))
-    BillingRun.objects.filter(pk=run.pk).update(
-        status=BillingRun.Status.RUNNING,
-        total=len(student_ids),
-        started_at=run.started_at or timezone.now(),
-        processed=0,
-        invoices_created=0,
-        skipped=0,
-        amount_billed=0,
-        error="",
-    )
-    size = billing_run_chunk_size(len(student_ids))
+    done = run.processed if resuming else 0
+    total = done + len(student_ids)
+    started = {
+        "status": BillingRun.Status.RUNNING,
+        "total": total,
+        "started_at": run.started_at or timezone.now(),
+        "error": "",
+        "finished_at": None,
+    }
+    if not resuming:
+        started.update(processed=0, invoices_created=0, skipped=0, amount_billed=0)
+    BillingRun.objects.filter(pk=run.pk).update(**started)
+    if job_progress is not None:
+        job_progress(done, total=total)
+    hold = job_progress.hold if job_progress is not None else None
+    size = billing_run_chunk_size(total)
     try:
         for start in range(0, len(student_ids), size):
-            _bill_chunk(run, structures, student_ids[start : start + size])
+            chunk = student_ids[start : start + size]
+            _bill_chunk(run, structures, chunk, hold=hold)
+            done += len(chunk)
             if progress is not None:
                 progress(BillingRun.objects.get(pk=run.pk))
-    except Exception as error:
-        BillingRun.objects.filter(pk=run.pk).update(
-            status=BillingRun.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
-        )
+            if job_progress is not None:
+                job_progress(done)
+        with transaction.atomic():
+            if hold is not None:
+                hold()
+            BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.COMPLETED, finished_at=timezone.now())
+    except JobStopped:  # taken over by a newer attempt, or cancelled: that one says what happened
         raise
-    BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.COMPLETED, finished_at=timezone.now())
+    except Exception as error:
+        if job_progress is None or job_progress.is_mine():
+            BillingRun.objects.filter(pk=run.pk).update(
+                status=BillingRun.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            )
+        raise
     run.refresh_from_db()
     return run
+
+
+def billing_run_job(job: Job, progress: Progress) -> JobResult:
+    """The handler of a run's job (kind ``billing_run``): executes the run, resumed after
+    its last committed chunk when the job was interrupted."""
+    run = billing_run_execute(run_pk=job.params["run"], job_progress=progress)
+    return JobResult(
+        message=(
+            f"{run.invoices_created} invoice(s) issued for {run.period}, "
+            f"{run.skipped} student(s) already billed, {run.processed} processed."
+        )
+    )
+
+
+def billing_run_job_state(job: Job) -> None:
+    """The run follows its job when the job is stopped from outside the handler (in that
+    transaction): interrupted by the stale check (resumed from where it stopped), failed
+    by it (interrupted a second time) or cancelled. An unfinished run then says how far it
+    got: starting the period again bills the rest, the students billed skipped."""
+    run = BillingRun.objects.filter(job=job, status__in=BillingRun.ACTIVE).first()
+    if run is None:
+        return
+    if job.state == Job.State.INTERRUPTED:
+        BillingRun.objects.filter(pk=run.pk).update(
+            status=BillingRun.Status.INTERRUPTED, error=job.message, updated_at=timezone.now()
+        )
+        return
+    if job.state in (Job.State.FAILED, Job.State.CANCELLED):
+        said = f"{job.message} {run.processed} of {run.total} students processed"
+        BillingRun.objects.filter(pk=run.pk).update(
+            status=BillingRun.Status.FAILED,
+            error=f"{said}; start the period again to bill the others (those billed are skipped).",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
 
 
 # The columns the billing run writes, in COPY order (``_check_columns`` proves each
@@ -261,13 +338,19 @@ def _check_columns() -> None:
 
 
 @transaction.atomic
-def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: list) -> None:
-    """Bill one chunk of students in one transaction: lock their accounts, skip those
-    already billed for the period, then write every invoice with its history row, its
-    lines and their ledger entries, and move the cached balances by the same amounts.
+def _bill_chunk(
+    run: BillingRun, structures: list[FeeStructure], student_ids: list, *, hold: Callable[[], None] | None = None
+) -> None:
+    """Bill one chunk of students in one transaction: hold the run's job (``hold``, the
+    job's row locked first; ``JobStopped`` if the run was taken over or cancelled), lock
+    their accounts, skip those already billed for the period, then write every invoice
+    with its history row, its lines and their ledger entries, move the cached balances by
+    the same amounts, and the run's counts and ``resume_after`` with them.
 
     The rows are worked out once, as plain values, and written with COPY on PostgreSQL
     or ``bulk_create`` elsewhere (``_use_copy``); both write the same rows."""
+    if hold is not None:
+        hold()
     accounts = accounts_lock(student_ids)
     students = {
         pk: (grade_level_id, academic_year_id)
@@ -400,6 +483,8 @@ def _bill_chunk(run: BillingRun, structures: list[FeeStructure], student_ids: li
         invoices_created=F("invoices_created") + len(invoice_rows),
         skipped=F("skipped") + len(already),
         amount_billed=F("amount_billed") + money(sum((row[13] for row in invoice_rows), ZERO)),
+        resume_after=student_ids[-1],
+        updated_at=now,
     )
 
 

@@ -241,6 +241,7 @@ def invoices_mark_overdue(*, today: date | None = None) -> int:
 
 
 CARRY_FORWARD_FEE_TYPE = ("CARRY_FORWARD", "Balance brought forward")
+CARRY_REASON_MAX = 200  # the ledger entry's description holds the number, the words and the reason
 
 
 @transaction.atomic
@@ -253,6 +254,7 @@ def invoice_carry_forward(
     academic_year=None,
     term=None,
     description: str = "",
+    reason: str = "",
 ) -> Invoice:
     """Move an open invoice's unpaid balance, once, into a new invoice (year-end
     promotion): the old invoice gets a CARRY_FORWARD ledger entry taking its balance off
@@ -260,9 +262,14 @@ def invoice_carry_forward(
     column, so the database refuses a second) bills the same amount as one line, so the
     account's balance does not move. Answers the new invoice (``description``: what its
     line and the invoice say, e.g. the promotion's "Carried forward from Grade 4 to Grade 5").
+    ``reason`` (why it was carried by hand; at most ``CARRY_REASON_MAX`` characters) is
+    written on the carry's ledger entry and in the old invoice's history.
 
     409 ``already_carried_forward`` (done before), ``invoice_not_open`` (paid, cancelled)
     or ``nothing_to_carry_forward`` (adjusted down to zero)."""
+    reason = " ".join((reason or "").split())
+    if len(reason) > CARRY_REASON_MAX:
+        raise ValidationError({"reason": [f"At most {CARRY_REASON_MAX} characters."]})
     accounts = accounts_lock([invoice.student_id])
     account = accounts[str(invoice.student_id)]
     invoice = Invoice.objects.select_for_update().select_related("student").get(pk=invoice.pk)
@@ -280,14 +287,17 @@ def invoice_carry_forward(
         account,
         kind=LedgerEntry.Kind.CARRY_FORWARD,
         amount=-balance,
-        description=f"{invoice.invoice_number}: balance carried forward",
+        description=f"{invoice.invoice_number}: balance carried forward" + (f": {reason}" if reason else ""),
         actor=actor,
         invoice=invoice,
         effective_date=issue_date,
     )
     invoice.status = Invoice.Status.CARRIED_FORWARD
     invoice.paid_date = None
-    record_history(invoice, actor=actor, reason="Balance carried forward")
+    # the history keeps its first 100 characters; the ledger entry keeps the whole reason
+    record_history(
+        invoice, actor=actor, reason=f"Balance carried forward: {reason}" if reason else "Balance carried forward"
+    )
     invoice.save(update_fields=["status", "paid_date", "updated_at"])
     code, name = CARRY_FORWARD_FEE_TYPE
     fee_type, _created = FeeType.objects.get_or_create(code=code, defaults={"name": name})

@@ -86,8 +86,60 @@ def other_family(location):
     return _family(location, "parent2", "Garcia", 1)
 
 
+# Reports every Content-Security-Policy violation on the console (the init script runs
+# before the page's own scripts, outside the policy); Chromium logs one line of its own too.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`[csp-violation] ${event.effectiveDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+});
+"""
+
+
+class CspViolations(list):
+    """The CSP violations the browser reported during a test, one line each."""
+
+    def watch(self, context) -> None:
+        context.add_init_script(script=CSP_LISTENER)
+        context.on("console", self._console)
+
+    def _console(self, message) -> None:
+        text = message.text
+        if "[csp-violation]" in text or "Content Security Policy" in text:
+            self.append(f"{message.location.get('url', '')}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(request, monkeypatch):
+    """Fails a browser test in which any page broke the Content-Security-Policy. Every
+    context the test opens (the ``page`` fixture's, ``browser.new_context()``,
+    ``browser.new_page()``) is watched."""
+    violations = CspViolations()
+    if "e2e" not in request.keywords:
+        yield violations
+        return
+    browser = request.getfixturevalue("browser")
+    new_context, new_page = browser.new_context, browser.new_page
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        violations.watch(context)
+        return context
+
+    def watched_page(*args, **kwargs):
+        page = new_page(*args, **kwargs)
+        violations.watch(page.context)
+        return page
+
+    monkeypatch.setattr(browser, "new_context", watched_context)
+    monkeypatch.setattr(browser, "new_page", watched_page)
+    yield violations
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
+
+
 @pytest.fixture
-def page(page, live_server):
+def page(csp_violations, page, live_server):
     page.set_default_timeout(15_000)
     return page
 

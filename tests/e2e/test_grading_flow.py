@@ -53,8 +53,10 @@ def row_grade(page, row: int) -> tuple[str, str]:
 
 def settled(page) -> None:
     """Every save answered and no cell left unsaved."""
+    # a function, not an expression: Playwright evaluates an expression string in the page,
+    # which the Content-Security-Policy refuses (no 'unsafe-eval')
     page.wait_for_function(
-        "!document.querySelector('form[data-gradebook][aria-busy]')"
+        "() => !document.querySelector('form[data-gradebook][aria-busy]')"
         " && !document.querySelector('input[data-cell].is-dirty')"
     )
 

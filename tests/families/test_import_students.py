@@ -40,6 +40,12 @@ Ben,Bad,2015-13-01,male,MAIN,,,,Bob,Bad,bob.bad@example.org,555-2001,,,,,,,
 """
 
 
+@pytest.fixture
+def job_files(settings, tmp_path):
+    settings.JOB_FILES_ROOT = tmp_path / "jobs"
+    return settings.JOB_FILES_ROOT
+
+
 @pytest.fixture(autouse=True)
 def academy(db, location):
     roles_sync()
@@ -233,19 +239,24 @@ def test_office_staff_can_open_the_page(office):
     assert b'enctype="multipart/form-data"' in response.content and b"guardian_email" in response.content
 
 
-def test_a_dry_run_upload_shows_the_report_and_writes_nothing(office):
+def test_a_dry_run_upload_shows_the_report_and_writes_nothing(office, job_files, django_capture_on_commit_callbacks):
     before = counts()
-    response = post_file(logged_in(office), BAD, dry_run=True)
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert 'data-testid="import-problems"' in html and "NOWHERE" in html and "invalid date" in html
+    client = logged_in(office)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_file(client, BAD, dry_run=True)
+    assert response.status_code == 302 and response["Location"].startswith("/staff/jobs/")
+    html = client.get(response["Location"]).content.decode()
+    assert 'data-testid="job-errors"' in html and "NOWHERE" in html and "invalid date" in html
+    assert "line 4: location" in html
     assert counts() == before
 
 
-def test_an_upload_without_dry_run_imports_the_file(office):
-    response = post_file(logged_in(office), GOOD, dry_run=False)
-    assert response.status_code == 200
-    assert "Admitted 3 students." in response.content.decode()
+def test_an_upload_without_dry_run_imports_the_file(office, job_files, django_capture_on_commit_callbacks):
+    client = logged_in(office)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_file(client, GOOD, dry_run=False)
+    assert response.status_code == 302
+    assert "Admitted 3 students." in client.get(response["Location"]).content.decode()
     assert Student.objects.filter(last_name="Stone").count() == 2
 
 

@@ -311,9 +311,11 @@ def test_the_reset_page_does_the_same_work_for_a_known_and_an_unknown_address(
     guardian, _children = family
     answers = {}
     for email in (guardian.email, "nobody@example.org"):
-        with CaptureQueriesContext(connection) as queries:
-            with django_capture_on_commit_callbacks(execute=False) as queued:
-                response = client.post("/portal/password-reset/", {"email": email})
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=False) as queued,
+        ):
+            response = client.post("/portal/password-reset/", {"email": email})
         assert response.status_code == 302
         answers[email] = (len(queries), len(queued))
     assert answers[guardian.email] == answers["nobody@example.org"]

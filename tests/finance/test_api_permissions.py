@@ -98,6 +98,7 @@ REPORTS = (
     "overdue-invoices",
     "daily-collections",
     "monthly-revenue",
+    "ledger-summary",
 )
 
 # (case id, method, path(money), body(money) or None, expected status per actor)
@@ -250,6 +251,9 @@ CASES = [
     # --- statements ---
     ("student-statement", "get", lambda m: f"{V1}/students/{m.child.pk}/statement/", None, CHILD_READ),
     ("guardian-statement", "get", lambda m: f"{V1}/guardians/{m.guardian.pk}/statement/", None, CHILD_READ),
+    # a location's statement: finance staff and administrators, as the reports
+    # (tests/finance/test_location_statement.py)
+    ("location-statement", "get", lambda m: f"{V1}/locations/{m.location.pk}/statement/", None, FINANCE_ONLY_READ),
     # --- reports: finance staff and administrators ---
     *[(f"report-{name}", "get", lambda m, n=name: f"{V1}/reports/{n}/", None, FINANCE_ONLY_READ) for name in REPORTS],
     # --- the journal and the import of accounting references (tests/finance/test_journal.py) ---

@@ -89,8 +89,10 @@ def test_a_billing_run_shows_up_as_failed_when_it_breaks(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr("finance.services.billing._bill_chunk", boom)
-    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+    # the run's job records the failure: the request that queued it goes on
+    with django_capture_on_commit_callbacks(execute=True):
         run_period(location, cashier)
-    run = BillingRun.objects.get()
+    run = BillingRun.objects.select_related("job").get()
     assert run.status == BillingRun.Status.FAILED and "disk full" in run.error
+    assert run.job.state == "failed" and "disk full" in run.job.message
     assert not Invoice.objects.exists()

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from academy.common.background import background_tasks_wait
-from finance import services, tasks
+from finance import services
 from finance.migrations._append_only import drop_append_only, ensure_append_only
 from finance.models import BillingRun, Invoice
 from finance.services import billing
@@ -51,13 +51,13 @@ def gated_runs(monkeypatch):
     """The billing task waits for ``gate`` before it runs (the real service, later), so
     the test can look at the run while it is still queued, without timing anything."""
     gate = threading.Event()
-    execute = tasks.billing_run_execute
+    execute = billing.billing_run_execute
 
     def gated(**kwargs):
         assert gate.wait(60), "the test never opened the gate"
         return execute(**kwargs)
 
-    monkeypatch.setattr(tasks, "billing_run_execute", gated)
+    monkeypatch.setattr(billing, "billing_run_execute", gated)  # what the run's job handler calls
     yield gate
     gate.set()
     background_tasks_wait(60)

@@ -129,7 +129,14 @@ def test_the_data_really_grows(money):
 
 # --- API reports --------------------------------------------------------------------------
 
-API_REPORTS = ("location-summary", "overdue-invoices", "daily-collections", "monthly-revenue")
+API_REPORTS = (
+    "location-summary",
+    "overdue-invoices",
+    "daily-collections",
+    "monthly-revenue",
+    "student-balances",
+    "ledger-summary",
+)
 
 
 def test_api_reports_cost_the_same_whatever_their_length(money, as_user):
@@ -140,6 +147,8 @@ def test_api_reports_cost_the_same_whatever_their_length(money, as_user):
             found[f"{name} csv"] = f"{V1}/reports/{name}/?format=csv"
         found["daily-collections period"] = f"{V1}/reports/daily-collections/?{_period()}"
         found["monthly-revenue 24 months"] = f"{V1}/reports/monthly-revenue/?months=24"
+        for name in ("student-balances", "location-summary", "ledger-summary", "daily-collections"):
+            found[f"{name} at a location"] = f"{V1}/reports/{name}/?location={money.location.pk}"
         return found
 
     client = as_user("finance")
@@ -159,6 +168,7 @@ STAFF_REPORTS = (
     "overdue-invoices",
     "daily-collections",
     "monthly-revenue",
+    "ledger-summary",
 )
 
 
@@ -171,6 +181,7 @@ def test_the_staff_reports_page_costs_the_same_for_every_report_whatever_its_len
             found[f"{slug} page 2"] = f"{base}?report={slug}&page=2"
             found[f"{slug} csv"] = f"{base}?report={slug}&format=csv"
             found[f"{slug} period"] = f"{base}?report={slug}&{_period()}"
+            found[f"{slug} at a location"] = f"{base}?report={slug}&location={money.location.pk}"
         return found
 
     assert_fixed_query_counts(money, client_for(money.users["finance"]), urls)

@@ -282,6 +282,7 @@ REPORT_SLUGS = [
     "overdue-invoices",
     "daily-collections",
     "monthly-revenue",
+    "ledger-summary",
 ]
 
 

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (  # noqa: F401 - the browser tests' fixtures
     _roles,
     browser_context_args,
     browser_type_launch_args,
+    csp_violations,
     screenshot,
     sign_in,
 )

@@ -149,8 +149,12 @@ def test_bad_filter_values_are_400_with_the_field_named(family):
     client = client_for(guardian.portal_user)
     response = client.get(f"{INBOX}?status=bogus")
     assert response.status_code == 400 and "status" in response.json()
-    assert client.get(f"{INBOX}?page_size=abc").status_code == 200  # DRF ignores a bad page size
-    assert client.get(f"{INBOX}not-a-uuid/").status_code == 404
+    response = client.get(f"{INBOX}?page_size=abc")
+    assert response.status_code == 400 and "page_size" in response.json()
+    response = client.get(f"{INBOX}?unread=maybe")
+    assert response.status_code == 400 and "unread" in response.json()
+    response = client.get(f"{INBOX}not-a-uuid/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
 
 
 def test_anonymous_is_401_and_writes_are_405(family):
