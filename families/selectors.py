@@ -55,6 +55,26 @@ def students_visible_to(user) -> QuerySet[Student]:
     return Student.objects.none()
 
 
+def students_money_visible_to(user) -> QuerySet[Student]:
+    """The one rule on whose money (invoices, payments, refunds, balances, statements,
+    a balance carried at year end) ``user`` may see, asked by the staff pages, the API
+    and the parent portal alike:
+
+    - staff: the students of ``students_visible_to`` (finance permissions decide the rest);
+    - a parent: only the children their active guardian record pays for. A guardian
+      linked to a child without paying for them (a grandparent who collects, a parent
+      whose former partner pays) sees the child, not the child's money;
+    - anybody else: none.
+    """
+    if user and user.is_authenticated and not user.is_academy_staff and user.is_parent:
+        return Student.objects.filter(
+            guardian_links__guardian__portal_user=user,
+            guardian_links__guardian__account_status=Guardian.AccountStatus.ACTIVE,
+            guardian_links__is_financially_responsible=True,
+        )
+    return students_visible_to(user)
+
+
 def students_medical_visible_to(user) -> QuerySet[Student]:
     """The one rule on whose medical details (``MEDICAL_FIELDS``) ``user`` may see. The
     staff pages, the API and the parent portal all ask it, through

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from academy.common.money import money
 from academy.selectors import scoped_to_locations
 from families.models import StudentGuardian
-from families.selectors import students_visible_to
+from families.selectors import students_money_visible_to, students_visible_to
 from finance.models import (
     Adjustment,
     BillingRun,
@@ -65,13 +65,15 @@ def hold_for(*, student, action: str) -> Hold | None:
 
 
 def invoice_list(*, user) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(student__in=students_visible_to(user)).select_related(
+    """Invoices of the students whose money ``user`` may see (``students_money_visible_to``)."""
+    return Invoice.objects.filter(student__in=students_money_visible_to(user)).select_related(
         "student", "billed_to", "location"
     )
 
 
 def payment_list(*, user) -> QuerySet[Payment]:
-    visible = students_visible_to(user)
+    """Payments for the students whose money ``user`` may see (``students_money_visible_to``)."""
+    visible = students_money_visible_to(user)
     # EXISTS, not a join with the allocations: one payment is found by its id without
     # reading every visible student, and no row repeats, so no DISTINCT over every
     # selected column. Narrow it with EXISTS too (``payments_for_students``), not a join.
@@ -90,9 +92,9 @@ def payment_list(*, user) -> QuerySet[Payment]:
 
 
 def refund_list(*, user) -> QuerySet[Refund]:
-    """Refunds of the students ``user`` may see (a parent: their own children's)."""
+    """Refunds of the students whose money ``user`` may see (a parent: the children they pay for)."""
     return (
-        Refund.objects.filter(student__in=students_visible_to(user))
+        Refund.objects.filter(student__in=students_money_visible_to(user))
         .select_related("student", "refunded_by")
         .order_by("-created_at", "pk")
     )
@@ -376,8 +378,8 @@ def payment_list_with_allocations(*, user) -> QuerySet[Payment]:
 
 
 def adjustment_list(*, user) -> QuerySet[Adjustment]:
-    """Adjustments on invoices of the students ``user`` may see."""
-    return Adjustment.objects.filter(student__in=students_visible_to(user)).select_related(
+    """Adjustments on invoices of the students whose money ``user`` may see."""
+    return Adjustment.objects.filter(student__in=students_money_visible_to(user)).select_related(
         "invoice", "student", "requested_by", "decided_by"
     )
 

@@ -37,10 +37,7 @@ from django.utils import timezone
 from academy.common.money import money
 from academy.models import Location
 from academy.selectors import academic_year_current, location_list
-from families.models import Guardian
-from families.selectors import students_visible_to
 from finance.models import Invoice
-from students.models import Student
 
 ZERO = Decimal("0.00")
 STATUS_LABELS = dict(Invoice.Status.choices)
@@ -279,25 +276,6 @@ def location_for_statement(*, user, pk) -> Location | None:
     """The location ``pk`` if ``user`` may see it (staff limited to other locations:
     ``None``, which the views answer with 404)."""
     return location_list(user=user).filter(pk=pk).first()
-
-
-# --- whose statement a parent may read -----------------------------------------------------
-
-
-def students_with_money_visible_to(user) -> QuerySet[Student]:
-    """The students whose money ``user`` may see: staff as ``students_visible_to``; a
-    parent only the children their active guardian record pays for (a guardian who is
-    linked to a child without paying for them sees none of the child's money)."""
-    students = students_visible_to(user)
-    if user and user.is_authenticated and not user.is_academy_staff and user.is_parent:
-        students = students.filter(
-            pk__in=Student.objects.filter(
-                guardian_links__guardian__portal_user=user,
-                guardian_links__guardian__account_status=Guardian.AccountStatus.ACTIVE,
-                guardian_links__is_financially_responsible=True,
-            ).values("pk")
-        )
-    return students
 
 
 # --- CSV --------------------------------------------------------------------------------

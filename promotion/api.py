@@ -42,6 +42,7 @@ from academy.common.idempotency import idempotent
 from academy.jobs import job_data
 from academy.models import Job
 from academy.selectors import academic_year_list, location_list
+from families.selectors import students_money_visible_to
 from promotion import selectors, services
 from promotion.models import Outcome, PromotionProposal, PromotionRecord, PromotionRun
 
@@ -170,7 +171,23 @@ class PromotionProposalSerializer(ModelSerializer):
 
 
 class PromotionRecordSerializer(ModelSerializer):
+    """With ``money_hidden`` in the context (a parent linked to the child who does not
+    pay for them), ``carried_amount`` is null: the child's promotion, not their money."""
+
     outcome = NamedChoiceField(choices=Outcome.choices, enum_name="PromotionOutcome", read_only=True)
+    carried_amount = drf.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="The balance carried to the new year; null for a guardian who does not pay for the student.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("money_hidden"):
+            data["carried_amount"] = None
+        return data
 
     class Meta:
         model = PromotionRecord
@@ -421,4 +438,6 @@ class StudentPromotionsMixin:
         """The student's promotion records, newest first."""
         student = self.get_object()
         records = selectors.student_record_list(student)
-        return Response(PromotionRecordSerializer(records, many=True, context=self.get_serializer_context()).data)
+        context = self.get_serializer_context()
+        context["money_hidden"] = not students_money_visible_to(request.user).filter(pk=student.pk).exists()
+        return Response(PromotionRecordSerializer(records, many=True, context=context).data)

@@ -26,7 +26,7 @@ from academy.api import IDEMPOTENCY_HEADER, AcademyAutoSchema, ApiViewSet, Conte
 from academy.common.csv_stream import streamed_csv
 from academy.common.idempotency import KEY_MAX, idempotent, request_fingerprint
 from academy.models import Location
-from families.selectors import guardians_visible_to
+from families.selectors import guardians_visible_to, students_money_visible_to
 from finance import documents, journal, reports, selectors, services, statements
 from finance.api import serializers as api
 from finance.filters import (
@@ -523,7 +523,7 @@ class StudentStatementView(StatementView):
         tags=["statements"],
     )
     def get(self, request, pk):
-        student = statements.students_with_money_visible_to(request.user).filter(pk=pk).first()
+        student = students_money_visible_to(request.user).filter(pk=pk).first()
         if student is None:
             return Response({"detail": "No such student."}, status=404)
         period = self.period(request)

@@ -182,6 +182,23 @@ def test_a_linked_guardian_who_does_not_pay_sees_the_notice_without_any_money(cl
     assert 'data-testid="carried"' in client.get(child_url(promoted["child"])).content.decode()
 
 
+def test_the_api_gives_a_linked_guardian_who_does_not_pay_the_promotion_without_the_money(client, parent, promoted):
+    """The API keeps the portal's rule: the record, with ``carried_amount`` null."""
+    child = promoted["child"]
+    url = f"/api/v1/students/{child.pk}/promotions/"
+    stepdad = GuardianFactory(portal_user=parent_user(username="stepdad"), last_name="Miller")
+    StudentGuardianFactory(student=child, guardian=stepdad, is_financially_responsible=False)
+    client.force_login(parent)
+    [paying] = client.get(url).json()
+    assert Decimal(paying["carried_amount"]) == Decimal("150.00")
+    client.force_login(stepdad.portal_user)
+    [seen] = client.get(url).json()
+    assert seen["to_grade"] == paying["to_grade"]
+    assert seen["carried_amount"] is None
+    stepdad.student_links.update(is_financially_responsible=True)
+    assert Decimal(client.get(url).json()[0]["carried_amount"]) == Decimal("150.00")
+
+
 # --- what the page shows ----------------------------------------------------------------------
 
 
