@@ -13,6 +13,7 @@
 #   SCHEMATHESIS_MAX_EXAMPLES=N         cases per operation and role in the fuzzing phase
 #   SCHEMATHESIS_PHASES=...             schemathesis phases (examples,coverage,fuzzing)
 #   SCHEMATHESIS_ROLES="admin parent"   only these roles
+#   SCHEMATHESIS_WORKERS=N              concurrent requests per role (default 1)
 # Reports (JUnit XML and the console output per role) go to var/schemathesis/.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ PG_USER=${PG_USER:-postgres}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-6}
 PHASES=${SCHEMATHESIS_PHASES:-examples,fuzzing}
 ROLES=${SCHEMATHESIS_ROLES:-"parent instructor finance office admin"}
+WORKERS=${SCHEMATHESIS_WORKERS:-1}
 FUZZ_DB="academy_schemathesis_$(date +%s)_$$"
 OUT=var/schemathesis
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
@@ -99,7 +101,7 @@ for role in $ROLES; do
         --checks "$CHECKS" \
         --phases "$PHASES" \
         --max-examples "$MAX_EXAMPLES" \
-        --workers 1 \
+        --workers "$WORKERS" \
         --seed 1 \
         --generation-database none \
         --no-shrink \

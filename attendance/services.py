@@ -186,7 +186,7 @@ def makeup_book(*, credit: MakeupCredit, class_session: ClassSession, actor) -> 
     class_session = ClassSession.objects.select_related("section__course__program", "section__term").get(
         pk=class_session.pk
     )
-    section = Section.objects.select_for_update().get(pk=class_session.section_id)
+    section = Section.objects.select_for_update(no_key=True).get(pk=class_session.section_id)
     credit = _credit_lock(credit)
     today = timezone.localdate()
     if credit.status != MakeupCredit.Status.AVAILABLE:

@@ -9,6 +9,13 @@ student a seat first locks the student's row, so it waits for (and then sees) a
 student leaving at the same time (``enrollments_end_for_departed_student``). Locks are
 taken in one order everywhere: the student, then sections, then the enrollment or
 waitlist entry, then (inside ``finance.services``) the student's money account.
+
+The student and section locks are ``FOR NO KEY UPDATE``: they exclude each other as
+``FOR UPDATE`` would, but not the ``FOR KEY SHARE`` lock PostgreSQL's foreign-key check
+takes on the row a new or twice-updated row refers to. With ``FOR UPDATE``, reordering
+a line (its entries updated twice, so their student keys are checked at commit) while
+an office enrolled one of its students (that student locked, waiting for the section)
+deadlocked.
 """
 
 from datetime import date, timedelta
@@ -48,7 +55,9 @@ def _sections_lock(*section_ids) -> dict[str, Section]:
     locked = {}
     for pk in ordered:
         locked[pk] = (
-            Section.objects.select_for_update(of=("self",)).select_related("term", "course", "location").get(pk=pk)
+            Section.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("term", "course", "location")
+            .get(pk=pk)
         )
     return locked
 
@@ -60,7 +69,7 @@ def _section_lock(section: Section) -> Section:
 def _student_lock(student_id) -> Student:
     """Lock the student's row (first, before any section) and return it fresh; a deleted
     student is returned too, for ``_check_student`` to refuse."""
-    return Student.all_objects.select_for_update().get(pk=student_id)
+    return Student.all_objects.select_for_update(no_key=True).get(pk=student_id)
 
 
 def _enrollment_lock(enrollment: Enrollment) -> Enrollment:
@@ -478,7 +487,10 @@ def enrollments_complete_for_year(*, student_ids, academic_year, end_date: date,
     if not section_ids:
         return 0
     sections = list(
-        Section.objects.select_for_update(of=("self",)).filter(pk__in=section_ids).select_related("term").order_by("pk")
+        Section.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk__in=section_ids)
+        .select_related("term")
+        .order_by("pk")
     )
     enrollments = list(active.select_for_update(of=("self",)).order_by("pk"))
     late = [e for e in enrollments if e.start_date and e.start_date > end_date]

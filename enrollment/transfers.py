@@ -124,7 +124,9 @@ def transfer_request(
     """Ask to move ``student`` to ``to_location`` from ``effective_date`` (a temporary
     transfer until ``end_date``). The impact is assessed and stored now. 400 for bad
     input; 409 ``student_not_active``, ``transfer_open`` (one open transfer per student)."""
-    student = Student.objects.select_for_update().get(pk=student.pk)  # one open transfer: serialise per student
+    student = Student.objects.select_for_update(no_key=True).get(
+        pk=student.pk
+    )  # one open transfer: serialise per student
     errors = _request_errors(
         student=student,
         to_location=to_location,
@@ -290,7 +292,7 @@ def transfer_apply(*, transfer: LocationTransfer, actor, moves: dict | None = No
     enrollment refuses (``section_full``, ``term_closed``, ...); 400 on ``moves``."""
     transfer = _transfer_lock(transfer)  # locks: the transfer, then the student, then (services) sections ...
     _check_can_become(transfer, Status.APPLIED)
-    student = Student.objects.select_for_update().get(pk=transfer.student_id)
+    student = Student.objects.select_for_update(no_key=True).get(pk=transfer.student_id)
     _check_student_still_at_origin(transfer, student)
     to_location = Location.objects.get(pk=transfer.to_location_id)
     if not to_location.is_active:

@@ -69,7 +69,7 @@ def guardian_create(*, actor, data: dict) -> Guardian:
 
 @transaction.atomic
 def guardian_update(*, guardian: Guardian, actor, data: dict, reason: str = "") -> Guardian:
-    guardian = Guardian.objects.select_for_update().get(pk=guardian.pk)
+    guardian = Guardian.objects.select_for_update(no_key=True).get(pk=guardian.pk)
     assign_fields(guardian, _normalise(data), allowed=GUARDIAN_FIELDS)
     return validated_save(guardian, actor=actor, reason=reason or "Updated")
 
@@ -171,7 +171,7 @@ def student_guardian_link(
 ) -> StudentGuardian:
     """Link a guardian to a student as secondary guardian or emergency contact. A new
     primary guardian is set with ``primary_guardian_change``."""
-    student = Student.objects.select_for_update().get(pk=student.pk)
+    student = Student.objects.select_for_update(no_key=True).get(pk=student.pk)
     if relationship_type == Primary:
         raise Conflict(
             "The student has a primary guardian; change the primary guardian instead.", code="primary_guardian_exists"
@@ -186,8 +186,8 @@ def student_guardian_link(
 @transaction.atomic
 def student_guardian_update(*, link: StudentGuardian, actor, data: dict) -> StudentGuardian:
     """Change a link's label, permissions or its type between secondary and emergency."""
-    Student.objects.select_for_update().filter(pk=link.student_id).first()
-    link = StudentGuardian.objects.select_for_update().get(pk=link.pk)
+    Student.objects.select_for_update(no_key=True).filter(pk=link.student_id).first()
+    link = StudentGuardian.objects.select_for_update(no_key=True).get(pk=link.pk)
     new_type = data.get("relationship_type", link.relationship_type)
     if new_type != link.relationship_type and Primary in (new_type, link.relationship_type):
         raise Conflict("Change the primary guardian with the primary-guardian action.", code="primary_guardian_change")
@@ -201,8 +201,8 @@ def student_guardian_update(*, link: StudentGuardian, actor, data: dict) -> Stud
 def student_guardian_unlink(*, link: StudentGuardian, actor) -> None:
     """Remove a guardian from a student. The primary guardian cannot be removed: make
     another guardian primary first, so every student keeps exactly one."""
-    Student.all_objects.select_for_update().filter(pk=link.student_id).first()
-    link = StudentGuardian.objects.select_for_update().get(pk=link.pk)
+    Student.all_objects.select_for_update(no_key=True).filter(pk=link.student_id).first()
+    link = StudentGuardian.objects.select_for_update(no_key=True).get(pk=link.pk)
     if link.relationship_type == Primary:
         raise Conflict(
             "A student must keep a primary guardian; make another guardian primary first.",
@@ -216,8 +216,11 @@ def student_guardian_unlink(*, link: StudentGuardian, actor) -> None:
 def primary_guardian_change(*, student: Student, guardian: Guardian, actor, relation: str = "") -> StudentGuardian:
     """Make ``guardian`` the student's primary guardian in one atomic swap: the old
     primary becomes a secondary guardian; the new one is linked if they were not."""
-    student = Student.all_objects.select_for_update().get(pk=student.pk)
-    links = {link.guardian_id: link for link in StudentGuardian.objects.select_for_update().filter(student=student)}
+    student = Student.all_objects.select_for_update(no_key=True).get(pk=student.pk)
+    links = {
+        link.guardian_id: link
+        for link in StudentGuardian.objects.select_for_update(no_key=True).filter(student=student)
+    }
     current = next((link for link in links.values() if link.relationship_type == Primary), None)
     if current is not None and current.guardian_id == guardian.pk:
         return current
@@ -246,7 +249,7 @@ def guardian_set_portal_user(*, guardian: Guardian, user, actor) -> Guardian:
     from academy.roles import PARENT
     from academy.services import user_assign_role
 
-    guardian = Guardian.objects.select_for_update().get(pk=guardian.pk)
+    guardian = Guardian.objects.select_for_update(no_key=True).get(pk=guardian.pk)
     if user is not None:
         if user.is_academy_staff:
             raise ValidationError({"portal_user": "A staff login cannot be a parent's portal login."})
@@ -328,7 +331,7 @@ def guardian_invite(*, guardian: Guardian, actor, base_url: str | None = None) -
     no_email = ValidationError({"email": "The guardian needs an e-mail address to be invited to the portal."})
     if not (guardian.email or "").strip():
         raise no_email
-    guardian = Guardian.objects.select_for_update().get(pk=guardian.pk)
+    guardian = Guardian.objects.select_for_update(no_key=True).get(pk=guardian.pk)
     if not guardian.email:
         raise no_email
     if guardian.account_status != Guardian.AccountStatus.ACTIVE:

@@ -73,7 +73,7 @@ def document_request_create(
     if type == DocumentType.OTHER and not purpose:
         raise ValidationError({"purpose": "Say which document is needed and what for."})
     # the student's row serializes two requests for the same child (two guardians at once)
-    Student.objects.select_for_update().filter(pk=student.pk).first()
+    Student.objects.select_for_update(no_key=True).filter(pk=student.pk).first()
     if DocumentRequest.objects.filter(student=student, type=type, status__in=DocumentRequest.OPEN).exists():
         raise Conflict(
             f"A {DocumentType(type).label.lower()} for {student.full_name} is already requested and not yet done.",

@@ -603,12 +603,12 @@ def section_freeze(*, section: Section, actor) -> int:
 def term_freeze(*, term: Term, actor, sections=None) -> int:
     """Freeze the published results of every section of ``term`` (or of ``sections`` of
     it: a location-limited caller freezes only their sections)."""
-    term = Term.objects.select_for_update().get(pk=term.pk)
+    term = Term.objects.select_for_update(no_key=True).get(pk=term.pk)
     _check_term_closed(term)
     chosen = Section.objects.filter(term=term)
     if sections is not None:
         chosen = chosen.filter(pk__in=[s.pk for s in sections])
-    sections = list(chosen.order_by("pk").select_for_update())
+    sections = list(chosen.order_by("pk").select_for_update(no_key=True))
     results = list(Result.objects.filter(section__in=sections).select_for_update())
     _refuse_pending_changes(ResultChange.objects.filter(result__section__in=sections))
     return _freeze(results, actor=actor, now=timezone.now())

@@ -127,7 +127,7 @@ def students_create_bulk(*, actor, students: list[Student], reason: str = "Admit
 
 @transaction.atomic
 def student_update(*, student: Student, actor, data: dict, reason: str = "") -> Student:
-    student = Student.objects.select_for_update().get(pk=student.pk)
+    student = Student.objects.select_for_update(no_key=True).get(pk=student.pk)
     data = _normalise(data)
     _refuse_medical_without_permission(data, actor=actor, student=student)
     if "location" in data and data["location"] != student.location:
@@ -158,7 +158,7 @@ def _left(student: Student, *, actor, departure: str, reason: str) -> None:
 def student_change_status(*, student: Student, status: str, actor, reason: str = "") -> Student:
     """Move the student along ``STATUS_TRANSITIONS``. Withdrawing or graduating them
     also ends their enrollments and waitlist places in the same transaction (``_left``)."""
-    student = Student.objects.select_for_update().get(pk=student.pk)
+    student = Student.objects.select_for_update(no_key=True).get(pk=student.pk)
     if status not in Student.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
     if status == student.status:
@@ -228,7 +228,7 @@ def student_soft_delete(*, student: Student, actor, reason: str) -> Student:
     places free, in the same transaction."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the record is deleted."})
-    student = Student.all_objects.select_for_update().get(pk=student.pk)
+    student = Student.all_objects.select_for_update(no_key=True).get(pk=student.pk)
     if student.deleted_at is None:
         student.deleted_at = timezone.now()
         validated_save(student, actor=actor, reason=f"Deleted: {reason}")

@@ -112,7 +112,7 @@ def billing_runs_scheduled(*, today: date | None = None) -> list[BillingRun]:
         if today.day < _billing_day_this_month(day, today):
             continue
         with transaction.atomic():
-            location = Location.objects.select_for_update().get(pk=location_id)
+            location = Location.objects.select_for_update(no_key=True).get(pk=location_id)
             monthly = FeeStructure.Frequency.MONTHLY
             if BillingRun.objects.filter(location=location, period=period, frequency=monthly).exists():
                 continue
