@@ -2,14 +2,12 @@
 
 from django.db import models
 
-HISTORY_REASON_MAX = 100  # simple-history's change reason column (varchar(100))
-
 
 def record_history(instance: models.Model, *, actor, reason: str = "") -> None:
-    """Attach the acting user and a reason to the history row the next save writes. A
-    longer reason is cut to what the column holds (PostgreSQL would refuse the save)."""
+    """Attach the acting user and a reason to the history row the next save writes (the
+    whole reason: the history's column is text)."""
     instance._history_user = actor if actor is not None and actor.is_authenticated else None
-    instance._change_reason = (reason or "")[:HISTORY_REASON_MAX] or None
+    instance._change_reason = reason or None
 
 
 def validated_save(

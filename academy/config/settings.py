@@ -41,6 +41,10 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+# History keeps the whole reason a person gave (the forms allow 300 characters), not the
+# first 100 of it: a text column, not simple-history's varchar(100).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 if PRODUCTION and "ALLOWED_HOSTS" not in env:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production (DEBUG off, HTTPS on).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
