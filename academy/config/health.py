@@ -7,7 +7,8 @@ decide the status code; the others are reported for monitoring but never take a 
 server out of the load balancer (a broker or a backup problem is not fixed by sending
 the traffic elsewhere).
 
-``HealthCheckMiddleware`` answers the path before every other middleware, so a load
+``HealthCheckMiddleware`` answers the path before every other middleware but the
+security headers' (its answer carries the same Content-Security-Policy), so a load
 balancer calling over plain HTTP, by IP address (a Host header not in ALLOWED_HOSTS), is
 neither redirected to https nor refused, and no session or CSRF cookie is ever set.
 The view is also mounted in the URLconf (``health``) for ``reverse``.
