@@ -11,7 +11,7 @@ from academy.models import Location
 from academy.selectors import scoped_to_locations
 from finance.models import FeeStructure, Invoice, PaymentAllocation
 from finance.reports.base import MONEY, ZERO, ReportRows, cents, invoice_money, listed, money_sum, report_students
-from finance.services.billing import _applies as structure_applies
+from finance.services.billing import structure_applies
 
 INVOICE_STATUSES = tuple(Invoice.Status.values)
 

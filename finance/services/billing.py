@@ -122,7 +122,7 @@ def billing_runs_scheduled(*, today: date | None = None) -> list[BillingRun]:
 
 def _structures(run: BillingRun) -> list[FeeStructure]:
     """The run's active structures of its frequency: location-wide, per grade level, and
-    per course or programme (those bill the students enrolled in it, ``_applies``)."""
+    per course or programme (those bill the students enrolled in it, ``structure_applies``)."""
     scope = Q(location=run.location, is_active=True, frequency=run.frequency)
     if run.academic_year_id:
         scope &= Q(academic_year__isnull=True) | Q(academic_year=run.academic_year_id)
@@ -372,7 +372,7 @@ def _bill_chunk(
         courses, programs = enrolled.get(pk, nothing)
         scope = (students[pk][0], frozenset(courses), frozenset(programs))
         if scope not in by_scope:
-            by_scope[scope] = [s for s in structures if _applies(s, *scope)]
+            by_scope[scope] = [s for s in structures if structure_applies(s, *scope)]
         lines = by_scope[scope]
         if pk in already or not lines or pk not in billed_to:
             continue
@@ -488,7 +488,7 @@ def _bill_chunk(
     )
 
 
-def _applies(structure: FeeStructure, grade_level_id, courses, programs) -> bool:
+def structure_applies(structure: FeeStructure, grade_level_id, courses, programs) -> bool:
     """Whether ``structure`` bills a student of ``grade_level_id`` enrolled in ``courses``
     and ``programs``: each scope the structure names must match."""
     return (
