@@ -25,7 +25,7 @@ class AttendanceRecordFilterSet(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     section = django_filters.ModelChoiceFilter(field_name="class_session__section", queryset=visible_sections)
     class_session = django_filters.ModelChoiceFilter(queryset=_visible_sessions)
-    status = django_filters.MultipleChoiceFilter(choices=AttendanceRecord.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=AttendanceRecord.Status.choices, distinct=False)
     date_from = django_filters.DateFilter(field_name="session_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="session_date", lookup_expr="lte")
     is_makeup = django_filters.BooleanFilter()
@@ -38,7 +38,7 @@ class AttendanceRecordFilterSet(django_filters.FilterSet):
 
 class MakeupCreditFilterSet(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
-    status = django_filters.MultipleChoiceFilter(choices=MakeupCredit.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=MakeupCredit.Status.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("expires_on", "created_at"))
 
     class Meta:

@@ -18,7 +18,7 @@ class EnrollmentFilterSet(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     section = django_filters.ModelChoiceFilter(queryset=visible_sections)
     term = django_filters.ModelChoiceFilter(queryset=lambda request: term_list())
-    status = django_filters.MultipleChoiceFilter(choices=Enrollment.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Enrollment.Status.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("enrollment_date", "start_date", "created_at"))
 
     class Meta:
@@ -29,7 +29,7 @@ class EnrollmentFilterSet(django_filters.FilterSet):
 class WaitlistEntryFilterSet(django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     section = django_filters.ModelChoiceFilter(queryset=visible_sections)
-    status = django_filters.MultipleChoiceFilter(choices=WaitlistEntry.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=WaitlistEntry.Status.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("position", "created_at"))
 
     class Meta:

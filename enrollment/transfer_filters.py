@@ -32,8 +32,8 @@ class FromOrToLocationFilter(django_filters.ModelChoiceFilter):
 
 
 class LocationTransferFilterSet(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=LocationTransfer.Status.choices)
-    transfer_type = django_filters.MultipleChoiceFilter(choices=LocationTransfer.Type.choices)
+    status = django_filters.MultipleChoiceFilter(choices=LocationTransfer.Status.choices, distinct=False)
+    transfer_type = django_filters.MultipleChoiceFilter(choices=LocationTransfer.Type.choices, distinct=False)
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     from_location = django_filters.ModelChoiceFilter(queryset=_locations)
     to_location = django_filters.ModelChoiceFilter(queryset=_locations)

@@ -70,7 +70,7 @@ class InvoiceFilterSet(SearchMixin, django_filters.FilterSet):
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     billed_to = django_filters.ModelChoiceFilter(queryset=_visible_guardians)
     location = django_filters.ModelChoiceFilter(queryset=visible_locations)
-    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices, distinct=False)
     due_date = django_filters.DateFromToRangeFilter(
         help_text="``due_date_after`` / ``due_date_before`` (YYYY-MM-DD, inclusive)."
     )

@@ -52,7 +52,7 @@ OVERRIDE_OUTCOMES = [(value, label) for value, label in Outcome.choices if value
 
 
 class PromotionRunFilterSet(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=PromotionRun.State.choices)
+    state = django_filters.MultipleChoiceFilter(choices=PromotionRun.State.choices, distinct=False)
 
     class Meta:
         model = PromotionRun

@@ -80,8 +80,8 @@ def _visible_locations(request):
 
 
 class DocumentRequestFilterSet(django_filters.FilterSet):
-    type = django_filters.MultipleChoiceFilter(choices=DocumentType.choices)
-    status = django_filters.MultipleChoiceFilter(choices=DocumentRequest.Status.choices)
+    type = django_filters.MultipleChoiceFilter(choices=DocumentType.choices, distinct=False)
+    status = django_filters.MultipleChoiceFilter(choices=DocumentRequest.Status.choices, distinct=False)
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
     location = django_filters.ModelChoiceFilter(field_name="student__location", queryset=_visible_locations)
     ordering = StableOrderingFilter(fields=("created_at", "approved_at", "completed_at", "status", "type"))

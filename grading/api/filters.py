@@ -58,7 +58,7 @@ def _visible_results(request):
 class AssessmentFilterSet(django_filters.FilterSet):
     section = django_filters.ModelChoiceFilter(queryset=_visible_sections)
     term = django_filters.ModelChoiceFilter(field_name="section__term", queryset=_terms)
-    type = django_filters.MultipleChoiceFilter(choices=Assessment.Type.choices)
+    type = django_filters.MultipleChoiceFilter(choices=Assessment.Type.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("date", "title", "weight", "created_at"))
 
     class Meta:
@@ -70,7 +70,7 @@ class ScoreFilterSet(django_filters.FilterSet):
     section = django_filters.ModelChoiceFilter(field_name="assessment__section", queryset=_visible_sections)
     assessment = django_filters.ModelChoiceFilter(queryset=_visible_assessments)
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
-    status = django_filters.MultipleChoiceFilter(choices=Score.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Score.Status.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("created_at", "updated_at", "score"))
 
     class Meta:
@@ -82,7 +82,7 @@ class ResultFilterSet(django_filters.FilterSet):
     section = django_filters.ModelChoiceFilter(queryset=_visible_sections)
     term = django_filters.ModelChoiceFilter(field_name="section__term", queryset=_terms)
     student = django_filters.ModelChoiceFilter(queryset=_visible_students)
-    state = django_filters.MultipleChoiceFilter(choices=Result.State.choices)
+    state = django_filters.MultipleChoiceFilter(choices=Result.State.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("percentage", "letter_grade", "published_at", "created_at"))
 
     class Meta:
@@ -94,7 +94,7 @@ class ResultChangeFilterSet(django_filters.FilterSet):
     result = django_filters.ModelChoiceFilter(queryset=_visible_results)
     section = django_filters.ModelChoiceFilter(field_name="result__section", queryset=_visible_sections)
     student = django_filters.ModelChoiceFilter(field_name="result__student", queryset=_visible_students)
-    status = django_filters.MultipleChoiceFilter(choices=ResultChange.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ResultChange.Status.choices, distinct=False)
     ordering = StableOrderingFilter(fields=("requested_at", "resolved_at"))
 
     class Meta:
