@@ -16,7 +16,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # The suite's flush TRUNCATEs every table between transactional tests; allow it for the
 # append-only finance tables in this throw-away database only (UPDATE/DELETE stay refused).
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c academy.allow_truncate=on"  # noqa: F405
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = f"{_options.get('options', '')} -c academy.allow_truncate=on".strip()
 
 # Tasks run in-process in tests; tests marked celery_worker switch to the real broker.
 CELERY_TASK_ALWAYS_EAGER = True
