@@ -407,7 +407,11 @@ class Payment(UUIDModel):
 
     class Meta:
         ordering = ["-received_at", "-receipt_number"]
-        indexes = [models.Index(fields=["location", "received_at"], name="payment_location_received")]
+        indexes = [
+            models.Index(fields=["location", "received_at"], name="payment_location_received"),
+            # the lists' order (newest first): a page is read off the index, not sorted
+            models.Index(fields=["received_at", "receipt_number"], name="payment_received_number"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0),
