@@ -1,6 +1,7 @@
 import pytest
 from django.db import connection
 
+from tests.celery_workers import broker  # noqa: F401 (a fixture: a real Celery worker, for the kill tests)
 from tests.factories.academy import LocationFactory, admin_user, parent_user, staff_user
 from tests.factories.families import GuardianFactory, StudentFactory
 

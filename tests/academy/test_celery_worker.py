@@ -4,23 +4,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from academy import celery_app
 from academy.tasks import health_check
+from tests.celery_workers import ROOT
+from tests.celery_workers import database_url as _database_url
 from tests.factories.academy import LocationFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    return f"sqlite:///{s['NAME']}"
 
 
 @pytest.fixture

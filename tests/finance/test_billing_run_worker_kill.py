@@ -2,7 +2,7 @@
 by the beat's check (``academy.jobs.jobs_resume_stale``), marked interrupted and resumed
 from where it stopped by a fresh worker: a real worker process over Redis against the
 test database (PostgreSQL), as tests/promotion/test_worker_kill.py does for promotion
-(whose worker, broker and waiting helpers this reuses).
+(with the same worker, broker and waiting helpers, tests/celery_workers.py, and its school).
 
 The kill lands mid-run without a race: once the job reports its first chunk done,
 another session locks every student's account (``FOR UPDATE``, in id order, the order
@@ -32,17 +32,15 @@ from academy.models import Job
 from finance.models import BillingRun, Invoice, LedgerEntry, StudentAccount
 from finance.selectors import ledger_verify
 from finance.services.billing import billing_run_start
-from tests.factories.academy import AcademicYearFactory, admin_user
-from tests.factories.finance import FeeStructureFactory
-from tests.promotion.test_worker_kill import (  # the worker, its broker and the waits
-    STUDENTS,
+from tests.celery_workers import (  # the worker, its broker and the waits
     WAIT,
-    broker,  # noqa: F401 (a fixture)
-    build_school,
     session_exists,
     sessions_blocked_by,
     wait_for,
 )
+from tests.factories.academy import AcademicYearFactory, admin_user
+from tests.factories.finance import FeeStructureFactory
+from tests.promotion.test_worker_kill import STUDENTS, build_school
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres]
 
@@ -100,7 +98,7 @@ def lock_accounts():
         locks.thread.join(WAIT)
 
 
-def test_a_billing_run_killed_mid_way_resumes_and_bills_everyone_once(broker, lock_accounts, location):  # noqa: F811
+def test_a_billing_run_killed_mid_way_resumes_and_bills_everyone_once(broker, lock_accounts, location):
     cashier = admin_user(username="cashier")
     year = AcademicYearFactory(
         name="2025-26", start_date=datetime.date(2025, 8, 1), end_date=datetime.date(2026, 7, 31)
