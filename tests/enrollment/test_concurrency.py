@@ -14,6 +14,29 @@ from tests.factories.academy import LocationFactory, SectionFactory, running_ter
 from tests.factories.families import StudentFactory
 
 
+def run_together(*targets, timeout: float = 180) -> list[BaseException]:
+    """Run each target in a thread of its own (so on a connection of its own, closed when
+    it ends) and answer what they raised."""
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(target) -> None:
+        try:
+            target()
+        except BaseException as error:  # reported by the caller
+            with lock:
+                errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_enrollments_into_ten_seats():
@@ -77,7 +100,6 @@ def test_a_seat_given_while_the_student_leaves_waits_and_is_refused():
     services.enroll(student=leaver, section=held, actor=office)
     left = threading.Event()
     outcome: list[str] = []
-    errors: list[BaseException] = []
 
     def withdraw() -> None:
         try:
@@ -85,30 +107,18 @@ def test_a_seat_given_while_the_student_leaves_waits_and_is_refused():
                 student_change_status(student=leaver, status="withdrawn", actor=office)
                 left.set()
                 time.sleep(1.0)  # the other office enrolls meanwhile
-        except BaseException as error:
-            errors.append(error)
-            left.set()
         finally:
-            connection.close()
+            left.set()
 
     def enroll() -> None:
+        left.wait(timeout=30)
         try:
-            left.wait(timeout=30)
-            try:
-                services.enroll(student=leaver, section=other, actor=office)
-                outcome.append("enrolled")
-            except Conflict as conflict:
-                outcome.append(conflict.code)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+            services.enroll(student=leaver, section=other, actor=office)
+            outcome.append("enrolled")
+        except Conflict as conflict:
+            outcome.append(conflict.code)
 
-    threads = [threading.Thread(target=withdraw), threading.Thread(target=enroll)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_together(withdraw, enroll, timeout=60)
     assert not errors, errors
     assert outcome == ["student_not_active"]
     assert not Enrollment.objects.active().filter(student=leaver).exists()
@@ -141,34 +151,22 @@ def test_accepting_and_removing_in_one_line_at_once_neither_deadlocks_nor_overse
     work = [("accept", entry) for entry in entries[:8]] + [("remove", entry) for entry in entries[2:14]]
     barrier = threading.Barrier(len(work))
     outcomes: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def run(action: str, entry: WaitlistEntry) -> None:
-        try:
+    def office_does(action: str, entry: WaitlistEntry):
+        def run() -> None:
             barrier.wait(timeout=60)
             try:
                 if action == "accept":
                     services.waitlist_accept(entry=entry, actor=office)
                 else:
                     services.waitlist_remove(entry=entry, actor=office, reason="no longer interested")
-                outcome = {"accept": "accepted", "remove": "removed"}[action]
+                outcomes.append({"accept": "accepted", "remove": "removed"}[action])
             except Conflict as conflict:
-                outcome = conflict.code
-            with lock:
-                outcomes.append(outcome)
-        except BaseException as error:  # reported by the main thread
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
+                outcomes.append(conflict.code)
 
-    threads = [threading.Thread(target=run, args=item) for item in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
+        return run
 
+    errors = run_together(*(office_does(action, entry) for action, entry in work))
     assert not errors, errors
     assert len(outcomes) == len(work)
     assert set(outcomes) <= {"accepted", "removed", "offer_closed", "no_offer"}
@@ -197,7 +195,6 @@ def test_reordering_the_line_while_a_student_of_it_is_locked_does_not_deadlock()
     ]
     held = entries[0].student  # first in line: moved down to place 2 by the reorder
     locked, moved = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
     order: list[str] = []
 
     def enrollment_of_the_held_student() -> None:
@@ -208,28 +205,16 @@ def test_reordering_the_line_while_a_student_of_it_is_locked_does_not_deadlock()
                 moved.wait(timeout=3)  # the reorder commits meanwhile (or is stuck until we give up)
                 services._section_lock(section)
                 order.append("section locked")
-        except BaseException as error:
-            errors.append(error)
-            locked.set()
         finally:
-            connection.close()
+            locked.set()
 
     def reorder() -> None:
-        try:
-            locked.wait(timeout=30)
-            services.waitlist_move(entry=entries[2], position=1, actor=office)
-            order.append("moved")
-            moved.set()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        locked.wait(timeout=30)
+        services.waitlist_move(entry=entries[2], position=1, actor=office)
+        order.append("moved")
+        moved.set()
 
-    threads = [threading.Thread(target=enrollment_of_the_held_student), threading.Thread(target=reorder)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_together(enrollment_of_the_held_student, reorder, timeout=60)
     assert not errors, errors
     assert order == ["moved", "section locked"]
     line = WaitlistEntry.objects.filter(section=section).order_by("position")
