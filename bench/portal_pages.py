@@ -1,6 +1,7 @@
 """Benchmark of the pages people open most: the staff student list (with and without a
 search, and its CSV export) and the parent dashboard, through the whole Django stack;
-with ``--part reports``, every finance report (staff page, CSV and API).
+with ``--part money``, the invoice and payment lists (staff and API) and the parent's
+money pages; with ``--part reports``, every finance report (staff page, CSV and API).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/academy_bench DEBUG=1 \\
         .venv/bin/python bench/portal_pages.py [--runs 30] [--part pages|reports|all]
@@ -231,11 +232,49 @@ def part_reports(args) -> int:
     return 0
 
 
+def part_money(args) -> int:
+    """The invoice and payment lists (staff pages and API) and the parent's money pages,
+    on the money ``ensure_money`` adds: the lists must cost the same at any size."""
+    from finance.models import Invoice, Payment
+
+    ensure_money(args.paying)
+    finance = finance_login()
+    staff, api, parent = Client(), Client(), Client()
+    staff.force_login(finance)
+    api.force_login(finance)
+    parent.force_login(parent_login())
+    print(
+        f"\nmoney: {Invoice.objects.count():,} invoices, {Payment.objects.count():,} payments; "
+        f"{args.runs} requests per figure\n"
+    )
+    print(f"  {'page':<44}{'median ms':>10}{'p95 ms':>9}{'queries':>9}{'bytes':>12}")
+    pages = [
+        ("staff invoice list, page 1", staff, "/staff/finance/invoices/", {}),
+        ("staff invoice list, page 40", staff, "/staff/finance/invoices/", {"page": 40}),
+        ("staff invoice list, overdue", staff, "/staff/finance/invoices/", {"status": "overdue"}),
+        ("staff invoice list, search 'garc'", staff, "/staff/finance/invoices/", {"search": "garc"}),
+        ("API invoices, page 1 (50)", api, "/api/v1/invoices/", {"page_size": 50}),
+        ("API invoices, overdue (50)", api, "/api/v1/invoices/", {"page_size": 50, "status": "overdue"}),
+        ("staff payment list, page 1", staff, "/staff/finance/payments/", {}),
+        ("staff payment list, page 40", staff, "/staff/finance/payments/", {"page": 40}),
+        ("API payments, page 1 (50)", api, "/api/v1/payments/", {"page_size": 50}),
+        ("parent money page", parent, "/portal/money/", {}),
+        ("parent statement", parent, "/portal/money/statement/", {}),
+    ]
+    for label, client, path, params in pages:
+        median, p95, queries, size = measure(client, path, params, args.runs)
+        print(f"  {label:<44}{median:>10.1f}{p95:>9.1f}{queries:>9}{size:>12,}", flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page")
     parser.add_argument(
-        "--part", choices=("pages", "reports", "all"), default="pages", help="what to measure (default pages)"
+        "--part",
+        choices=("pages", "money", "reports", "all"),
+        default="pages",
+        help="what to measure (default pages; all = pages, money and reports)",
     )
     parser.add_argument(
         "--paying", type=float, default=0.3, help="share of active students given a payment (reports, default 0.3)"
@@ -243,6 +282,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.part == "reports":
         return part_reports(args)
+    if args.part == "money":
+        return part_money(args)
 
     from academy.models import User
     from students.models import Student
@@ -274,7 +315,7 @@ def main() -> int:
     median, p95, queries, size = measure(staff, "/staff/students/export.csv", {}, max(3, args.runs // 10), stream=True)
     print(f"  {'CSV export of every student (streamed)':<44}{median:>10.1f}{p95:>9.1f}{queries:>9}{size:>12,}")
     if args.part == "all":
-        return part_reports(args)
+        return part_money(args) or part_reports(args)
     return 0
 
 
