@@ -42,6 +42,7 @@ from grading.models import Result, ResultChange, Score, SkillRating
 from grading.selectors import gradebook, skill_board, weighted_percentage
 from students.models import Student
 from students.services import student_update
+from tests.enrollment.demo_checks import assert_enrollment_demo
 from tests.factories.academy import staff_user
 
 DEMO_USERNAMES = {"admin", "office", "finance", "instructor", "parent", "parent2"}
@@ -379,6 +380,7 @@ def test_dev_seed_builds_a_full_demo_academy_and_a_later_run_changes_nothing(cap
     assert ledger_verify().problems == []
 
     assert_graded_demo()
+    assert_enrollment_demo(DEMO_DAY)
 
     verify = StringIO()
     call_command("verify_install", stdout=verify)
