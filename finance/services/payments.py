@@ -380,6 +380,17 @@ def _planned(payment: Payment) -> list[tuple] | None:
     ]
 
 
+def _reversal_student_ids(payment: Payment) -> set:
+    """The students whose accounts reversing ``payment`` may touch: those its allocations
+    cover (deleted ones included), and its student or its payer's children now."""
+    ids = set(PaymentAllocation.objects.filter(payment=payment).values_list("student_id", flat=True))
+    if payment.student_id is not None:
+        ids.add(payment.student_id)
+    elif payment.payer_id is not None:
+        ids.update(students_paid_for_by(guardian=payment.payer).values_list("pk", flat=True))
+    return ids
+
+
 @transaction.atomic
 def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
     """Undo a whole payment (a bounced cheque, a mistake): negative allocations for what
@@ -387,15 +398,19 @@ def payment_reverse(*, payment: Payment, actor, reason: str) -> PaymentReversal:
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["Say why the payment is reversed."]})
     # Lock first, then read what the payment covers: credit applied concurrently
-    # cannot change it in between. Its allocations only go to these students.
-    students = _payment_students(student=payment.student, payer=payment.payer)
-    accounts = accounts_lock([s.pk for s in students])
+    # cannot change it in between. Its allocations go to the students it was recorded
+    # for, or to the payer's children, who may have left (deleted) or stopped being
+    # paid for since: the students it already covers are locked too.
+    accounts = accounts_lock(_reversal_student_ids(payment))
     covered = list(
         PaymentAllocation.objects.filter(payment=payment)
         .values("student_id", "invoice_id")
         .annotate(amount=Sum("amount"))
         .exclude(amount=0)
     )
+    late = {str(row["student_id"]) for row in covered} - set(accounts)
+    if late:  # a child newly paid for, credited between the two reads
+        accounts.update(accounts_lock(late))
     if PaymentReversal.objects.filter(payment=payment).exists():
         raise Conflict("This payment is already reversed.", code="already_reversed")
     carried = (

@@ -11,6 +11,7 @@ from academy.common.exceptions import Conflict
 from finance import services
 from finance.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from finance.selectors import account_balance, ledger_verify
+from students.services import student_soft_delete
 from tests.factories.families import GuardianFactory, StudentFactory
 from tests.factories.finance import issue
 
@@ -145,6 +146,25 @@ def test_a_reversal_reopens_the_invoice_and_keeps_the_original_payment(student, 
     with pytest.raises(Conflict) as error:
         services.payment_reverse(payment=payment, actor=cashier, reason="again")
     assert error.value.code == "already_reversed"
+
+
+def test_a_family_payment_is_reversed_after_a_child_it_paid_for_left(location, cashier):
+    """A family payment covered two children; one has since left (deleted): reversing it
+    puts the money back on both accounts (a KeyError and a 500 before: only the children
+    still paid for were locked)."""
+    guardian = GuardianFactory()
+    anna, ben = (StudentFactory(location=location, primary_guardian=guardian) for _ in range(2))
+    issue(anna, "100.00")
+    issue(ben, "100.00")
+    payment = services.payment_record(actor=cashier, payer=guardian, amount="150.00", method="online").payment
+    student_soft_delete(student=anna, actor=cashier, reason="Moved away")
+
+    services.payment_reverse(payment=payment, actor=cashier, reason="bounced")
+
+    assert account_balance(student=anna) == D("100.00")
+    assert account_balance(student=ben) == D("100.00")
+    assert sum(a.amount for a in PaymentAllocation.objects.filter(payment=payment)) == D("0.00")
+    assert ledger_verify().problems == []
 
 
 def test_credit_can_be_refunded_but_never_more_than_the_credit(student, cashier):
