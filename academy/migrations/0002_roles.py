@@ -1,12 +1,6 @@
 from django.db import migrations
 
-ROLES = ("Academy admin", "Office staff", "Finance", "Instructor", "Parent")
-
-
-def create_roles(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for name in ROLES:
-        Group.objects.using(schema_editor.connection.alias).get_or_create(name=name)
+from academy.migrations._roles import create_roles
 
 
 class Migration(migrations.Migration):

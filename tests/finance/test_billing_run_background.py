@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from academy import jobs
 from academy.common.background import background_tasks_wait
 from finance import services
 from finance.migrations._append_only import drop_append_only, ensure_append_only
@@ -48,16 +49,18 @@ def committed_money_is_flushed():
 
 @pytest.fixture
 def gated_runs(monkeypatch):
-    """The billing task waits for ``gate`` before it runs (the real service, later), so
-    the test can look at the run while it is still queued, without timing anything."""
+    """The job's task waits for ``gate`` before it touches the database (the real job,
+    later), so the test can look at the run while it is still queued, without timing
+    anything; and the thread never writes while the test reads (the in-memory SQLite test
+    database refuses a write beside an open read at once: "database table is locked")."""
     gate = threading.Event()
-    execute = billing.billing_run_execute
+    run = jobs.job_run
 
-    def gated(**kwargs):
+    def gated(job_pk):
         assert gate.wait(60), "the test never opened the gate"
-        return execute(**kwargs)
+        return run(job_pk)
 
-    monkeypatch.setattr(billing, "billing_run_execute", gated)  # what the run's job handler calls
+    monkeypatch.setattr(jobs, "job_run", gated)  # what the academy.run_job task calls
     yield gate
     gate.set()
     background_tasks_wait(60)

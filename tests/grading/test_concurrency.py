@@ -4,7 +4,6 @@ apply an approved change once."""
 
 import threading
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps
@@ -14,6 +13,7 @@ from django.db import connection
 from academy.common.exceptions import Conflict
 from enrollment.services import enroll
 from grading import selectors, services
+from grading.migrations._default_scales import create as create_default_scales
 from grading.models import Assessment, Result, ResultChange
 from tests.factories.academy import CourseFactory, LocationFactory, SectionFactory, running_term, staff_user
 from tests.factories.families import StudentFactory
@@ -54,7 +54,7 @@ def run_threads(count, work) -> list:
 def seed_default_scales() -> None:
     """A transactional test starts from a flushed database: put back the scales the
     migration seeds (its own function, idempotent)."""
-    import_module("grading.migrations.0003_default_scales").create(django_apps, None)
+    create_default_scales(django_apps, None)
 
 
 @pytest.fixture
