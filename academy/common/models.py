@@ -8,6 +8,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from academy.common.constraints import validate_constraints_together
+
 
 class UUIDModel(models.Model):
     """Every domain object is addressed by a UUID (docs/api.md); human numbers are separate fields."""
@@ -16,6 +18,11 @@ class UUIDModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def validate_constraints(self, exclude=None):
+        """Django's validation, with the model's check constraints in one query
+        (``academy.common.constraints``)."""
+        validate_constraints_together(self, exclude=exclude)
 
 
 class TimeStampedModel(UUIDModel):
