@@ -19,6 +19,7 @@ from academy.models import Job
 from grading.report_cards import report_cards_start
 from tests.api import conftest as api_world
 from tests.api.conftest import MATRIX_ACTORS
+from tests.each_actor import assert_for_each_actor
 
 # the API tests' fixtures (tests/api/conftest.py), for this module
 roles = api_world.roles
@@ -100,23 +101,25 @@ def report_card_operations_covered() -> set[tuple[str, str]]:
     return {(method, UUID.sub("{id}", path(_Any()))) for _id, method, path, _body, _expected in CASES}
 
 
-@pytest.mark.parametrize("actor", MATRIX_ACTORS)
 @pytest.mark.parametrize(("method", "path", "body", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_permission_matrix(rw, as_user, actor, method, path, body, expected, django_capture_on_commit_callbacks):
-    client = as_user(actor)
-    before = (Job.objects.count(), sorted(Job.objects.values_list("pk", "state")))
-    kwargs = {"format": "json"} if body is not None else {}
-    with django_capture_on_commit_callbacks(execute=True):
-        response = getattr(client, method)(path(rw), body(rw) if body is not None else None, **kwargs)
-    assert response.status_code == expected[actor], getattr(response, "content", b"")[:500]
-    if response.status_code >= 400 and response.status_code != 405:
-        error = response.json()
-        if response.status_code == 400:
-            assert error and all(isinstance(messages, list) for messages in error.values())
-        else:
-            assert "detail" in error
-    if method != "get" and response.status_code >= 400:
-        assert (Job.objects.count(), sorted(Job.objects.values_list("pk", "state"))) == before
+def test_permission_matrix(rw, as_user, method, path, body, expected, django_capture_on_commit_callbacks):
+    def check(actor):
+        client = as_user(actor)
+        before = (Job.objects.count(), sorted(Job.objects.values_list("pk", "state")))
+        kwargs = {"format": "json"} if body is not None else {}
+        with django_capture_on_commit_callbacks(execute=True):
+            response = getattr(client, method)(path(rw), body(rw) if body is not None else None, **kwargs)
+        assert response.status_code == expected[actor], getattr(response, "content", b"")[:500]
+        if response.status_code >= 400 and response.status_code != 405:
+            error = response.json()
+            if response.status_code == 400:
+                assert error and all(isinstance(messages, list) for messages in error.values())
+            else:
+                assert "detail" in error
+        if method != "get" and response.status_code >= 400:
+            assert (Job.objects.count(), sorted(Job.objects.values_list("pk", "state"))) == before
+
+    assert_for_each_actor(MATRIX_ACTORS, check)
 
 
 def test_start_poll_and_download(rw, as_user, django_capture_on_commit_callbacks):

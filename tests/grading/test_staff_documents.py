@@ -18,6 +18,7 @@ from academy.models import Job
 from academy.services import roles_sync
 from grading import document_services, services
 from grading.models import DocumentRequest, IssuedDocument
+from tests.each_actor import assert_for_each_actor
 from tests.factories.academy import finance_user, parent_user
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FinancePolicyFactory, issue
@@ -92,11 +93,15 @@ def flashed(response) -> list[str]:
 # --- who may open what ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("actor", list(EXPECTED))
-def test_every_page_for_every_staff_role(client, world, actors, actor):
-    client.force_login(actors[actor])
-    statuses = {name: client.get(url).status_code for name, url in urls(world).items()}
-    assert statuses == dict(zip(urls(world), EXPECTED[actor], strict=True))
+def test_every_page_for_every_staff_role(client, world, actors):
+    def check(actor):
+        # a fresh login: the previous actor's session and cookies are gone first
+        client.logout()
+        client.force_login(actors[actor])
+        statuses = {name: client.get(url).status_code for name, url in urls(world).items()}
+        assert statuses == dict(zip(urls(world), EXPECTED[actor], strict=True))
+
+    assert_for_each_actor(EXPECTED, check)
 
 
 def test_anonymous_visitors_go_to_the_staff_login(client, world):
@@ -119,21 +124,27 @@ def test_parents_go_to_their_portal_even_for_their_own_child(client, world):
             assert (response.status_code, response["Location"]) == (302, reverse("portal:dashboard"))
 
 
-@pytest.mark.parametrize(
-    "actor, status, after",
-    [
-        ("admin", 302, "approved"),
-        ("office", 302, "approved"),
-        ("other_office", 404, "pending"),
-        ("finance", 403, "pending"),
-        ("teacher", 403, "pending"),
-    ],
-)
-def test_who_may_approve(client, world, actors, actor, status, after):
-    client.force_login(actors[actor])
-    response = client.post(reverse("staff:grading-document-approve", args=[world.request.pk]), {"notes": ""})
-    assert response.status_code == status
-    assert DocumentRequest.objects.get(pk=world.request.pk).status == after
+# (status of the POST, the request's status after it) per actor
+APPROVE = {
+    "admin": (302, "approved"),
+    "office": (302, "approved"),
+    "other_office": (404, "pending"),
+    "finance": (403, "pending"),
+    "teacher": (403, "pending"),
+}
+
+
+def test_who_may_approve(client, world, actors):
+    def check(actor):
+        status, after = APPROVE[actor]
+        # a fresh login: the previous actor's session and cookies are gone first
+        client.logout()
+        client.force_login(actors[actor])
+        response = client.post(reverse("staff:grading-document-approve", args=[world.request.pk]), {"notes": ""})
+        assert response.status_code == status
+        assert DocumentRequest.objects.get(pk=world.request.pk).status == after
+
+    assert_for_each_actor(APPROVE, check)
 
 
 @pytest.mark.parametrize(
