@@ -25,6 +25,9 @@ def test_the_staff_portal_and_the_api_docs_run_under_the_policy(page, live_serve
         StudentFactory(location=other_location, first_name="Theo", last_name="Brandt")
     sign_in(page, live_server.url, "/staff/login/", "office2", PASSWORD)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # the heading shows while the page still loads; the deferred script that listens for the
+    # change has run only once the document has loaded
+    page.wait_for_load_state("load")
 
     # the location switcher submits itself on change (a static script, no onchange="")
     with page.expect_navigation():
