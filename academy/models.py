@@ -5,10 +5,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
 from academy.authz import grants_for
-from academy.common.models import TimeStampedModel, UUIDModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, UUIDModel
 from academy.common.money import MoneyModelField
 from academy.roles import PARENT, STAFF_ROLES
 

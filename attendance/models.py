@@ -17,9 +17,8 @@ took. So, at every moment and provably by a recount:
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, TrackedModel
 
 
 class AttendanceRecord(TrackedModel):

@@ -9,9 +9,8 @@ section's term (another table) and the enrollment date is not in the future
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, TrackedModel
 from academy.common.money import MoneyModelField
 
 

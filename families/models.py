@@ -4,9 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, TrackedModel
 from academy.common.search import search_text_expression
 from students.models import Salutation
 

@@ -12,9 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Cast, Coalesce, Concat, Round
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, UUIDModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, UUIDModel
 from academy.common.money import MoneyModelField
 
 

@@ -22,9 +22,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, TrackedModel
 
 RATING_MIN, RATING_MAX = 0, 3
 

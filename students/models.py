@@ -7,9 +7,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
-from academy.common.models import TimeStampedModel, TrackedModel
+from academy.common.models import HistoricalRecords, TimeStampedModel, TrackedModel
 from academy.common.search import search_text_expression
 
 

@@ -3,10 +3,13 @@
 No domain models live here.
 """
 
+import functools
 import uuid
 
 from django.conf import settings
 from django.db import models
+from simple_history import manager as simple_history_manager
+from simple_history import models as simple_history_models
 
 from academy.common.constraints import validate_constraints_together
 
@@ -23,6 +26,28 @@ class UUIDModel(models.Model):
         """Django's validation, with the model's check constraints in one query
         (``academy.common.constraints``)."""
         validate_constraints_together(self, exclude=exclude)
+
+
+class HistoryManager(simple_history_manager.HistoryManager):
+    """django-simple-history's manager of a record's history, its class built once.
+
+    simple_history builds a new manager class (``from_queryset``, which inspects every
+    method of the queryset) each time ``history`` is read, and it reads it at every save
+    of a tracked record to write the history row: about 0.3 ms a save. The class depends
+    only on the queryset class, so it is built once for each."""
+
+    @classmethod
+    @functools.cache
+    def from_queryset(cls, queryset_class, class_name=None):
+        return super().from_queryset(queryset_class, class_name)
+
+
+class HistoricalRecords(simple_history_models.HistoricalRecords):
+    """simple_history's ``HistoricalRecords`` with the manager above; every tracked model
+    uses this one."""
+
+    def __init__(self, *args, history_manager=HistoryManager, **kwargs):
+        super().__init__(*args, history_manager=history_manager, **kwargs)
 
 
 class TimeStampedModel(UUIDModel):
