@@ -23,7 +23,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from academy.models import Section
-from academy.services import roles_sync
 from families.selectors import guardian_recipient_key
 from notifications.models import Notification
 from tests.factories.academy import (
@@ -36,6 +35,7 @@ from tests.factories.academy import (
     SectionFactory,
     TermFactory,
     instructor_user,
+    roles_ensure,
 )
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentGuardianFactory
@@ -75,14 +75,9 @@ def row_counts() -> dict[str, int]:
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    """The role groups with their permissions, as ``migrate`` leaves them.
-
-    ``roles_sync`` normally runs after every migrate; it is called here as well because
-    a flush by a transactional test elsewhere in the session empties the group tables,
-    and because the post_migrate receiver in ``academy.apps`` is connected weakly (it can
-    be garbage-collected before the test database is created). Idempotent.
-    """
-    roles_sync()
+    """The role groups with their permissions, as ``migrate`` leaves them (see
+    ``roles_ensure``)."""
+    roles_ensure()
 
 
 @pytest.fixture

@@ -54,10 +54,10 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(autouse=True)
 def _roles(transactional_db):
     """The role groups, as migrate leaves them (an earlier transactional test's flush
-    empties every table; roles_sync is idempotent)."""
-    from academy.services import roles_sync
+    empties every table)."""
+    from tests.factories.academy import roles_ensure
 
-    roles_sync()
+    roles_ensure()
 
 
 def _family(location, username: str, last_name: str, children: int):

@@ -4,9 +4,28 @@ import factory
 from factory.django import DjangoModelFactory
 
 from academy import models
-from academy.roles import ACADEMY_ADMIN, FINANCE, INSTRUCTOR, OFFICE_STAFF, PARENT
+from academy.roles import ACADEMY_ADMIN, ALL_ROLES, FINANCE, INSTRUCTOR, OFFICE_STAFF, PARENT
 
 PASSWORD = "academy-test-pw"
+
+
+def roles_ensure() -> None:
+    """The role groups with their permissions, as ``migrate`` leaves them.
+
+    ``migrate`` syncs the roles, and so does the post_migrate signal after a transactional
+    test's flush, but the receiver in ``academy.apps`` is connected weakly (it can be
+    garbage-collected before the test database is made). A flush empties the groups and
+    their permissions together, so their presence is checked (two queries) and
+    ``roles_sync`` (about 10 ms) runs only when they are gone.
+    """
+    from django.contrib.auth.models import Group
+
+    from academy.services import roles_sync
+
+    if Group.objects.filter(name__in=ALL_ROLES).count() < len(ALL_ROLES) or not (
+        Group.permissions.through.objects.exists()
+    ):
+        roles_sync()
 
 
 class UserFactory(DjangoModelFactory):

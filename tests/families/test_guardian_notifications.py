@@ -14,11 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from academy.services import roles_sync
 from families.selectors import guardian_recipient_key
 from notifications import services
 from notifications.models import Delivery, Notification
-from tests.factories.academy import finance_user, instructor_user
+from tests.factories.academy import finance_user, instructor_user, roles_ensure
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentFactory
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    roles_sync()  # the role groups and their permissions, as migrate leaves them
+    roles_ensure()  # the role groups and their permissions, as migrate leaves them
 
 
 @pytest.fixture

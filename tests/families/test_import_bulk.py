@@ -13,12 +13,18 @@ from django.test.utils import CaptureQueriesContext
 from academy.common.models import NumberSequence
 from academy.jobs import job_run
 from academy.models import Job
-from academy.services import roles_sync
 from families.imports import students_import
 from families.jobs import STUDENT_IMPORT
 from families.models import Guardian, StudentGuardian
 from students.models import Student
-from tests.factories.academy import PASSWORD, AcademicYearFactory, GradeLevelFactory, finance_user, instructor_user
+from tests.factories.academy import (
+    PASSWORD,
+    AcademicYearFactory,
+    GradeLevelFactory,
+    finance_user,
+    instructor_user,
+    roles_ensure,
+)
 from tests.factories.academy import admin_user as make_admin
 from tests.factories.families import GuardianFactory
 
@@ -35,7 +41,7 @@ URL = "/staff/students/import/"
 @pytest.fixture(autouse=True)
 def academy(db, location, settings, tmp_path):
     settings.JOB_FILES_ROOT = tmp_path / "jobs"
-    roles_sync()
+    roles_ensure()
     GradeLevelFactory(name="Grade 1", order=1)
     AcademicYearFactory(name="2025-26")
     GuardianFactory(first_name="Ken", last_name="Known", email="known@example.org")

@@ -12,12 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from academy.common.models import NumberSequence
-from academy.services import roles_sync
 from families.imports import students_import
 from families.models import Guardian, StudentGuardian
 from notifications.models import Notification
 from students.models import Student
-from tests.factories.academy import PASSWORD, AcademicYearFactory, GradeLevelFactory, instructor_user
+from tests.factories.academy import PASSWORD, AcademicYearFactory, GradeLevelFactory, instructor_user, roles_ensure
 from tests.factories.families import GuardianFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +47,7 @@ def job_files(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def academy(db, location):
-    roles_sync()
+    roles_ensure()
     GradeLevelFactory(name="Grade 1", order=1)
     AcademicYearFactory(name="2025-26")
     GuardianFactory(first_name="Ken", last_name="Known", email="Known@Example.org")

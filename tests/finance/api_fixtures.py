@@ -13,7 +13,6 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from academy.services import roles_sync
 from finance import services
 from finance.models import (
     Adjustment,
@@ -27,7 +26,7 @@ from finance.models import (
     PaymentReversal,
     PaymentVerification,
 )
-from tests.factories.academy import instructor_user
+from tests.factories.academy import instructor_user, roles_ensure
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, issue
@@ -56,7 +55,7 @@ def money_rows() -> dict[str, int]:
 @pytest.fixture
 def roles(db):
     """The role groups with their permissions, as ``migrate`` leaves them (see tests/api)."""
-    roles_sync()
+    roles_ensure()
 
 
 @pytest.fixture

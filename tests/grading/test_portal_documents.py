@@ -13,11 +13,10 @@ from django.utils import timezone
 
 from academy.jobs import jobs_discard_files
 from academy.models import Job
-from academy.services import roles_sync
 from enrollment.services import enroll
 from grading import document_services, services
 from grading.models import DocumentRequest
-from tests.factories.academy import finance_user
+from tests.factories.academy import finance_user, roles_ensure
 from tests.factories.finance import FinancePolicyFactory, issue
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +26,7 @@ SECRET_NOTE = "Office only: checked with the bursar"
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    roles_sync()
+    roles_ensure()
 
 
 @pytest.fixture(autouse=True)

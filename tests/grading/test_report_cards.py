@@ -22,7 +22,6 @@ from academy import jobs
 from academy.common.exceptions import Conflict
 from academy.models import Job
 from academy.roles import OFFICE_STAFF
-from academy.services import roles_sync
 from attendance.services import attendance_mark
 from enrollment.models import Enrollment
 from enrollment.services import enroll
@@ -39,6 +38,7 @@ from tests.factories.academy import (
     finance_user,
     instructor_user,
     parent_user,
+    roles_ensure,
     staff_user,
 )
 from tests.factories.grading import curriculum_with_levels
@@ -50,7 +50,7 @@ COMMENT = "Works carefully; keep practising fractions."
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    roles_sync()  # a flush by a transactional test elsewhere empties the role groups
+    roles_ensure()  # a flush by a transactional test elsewhere empties the role groups
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,10 @@ from django.utils import timezone
 
 from academy.jobs import jobs_discard_files
 from academy.models import Job
-from academy.services import roles_sync
 from grading import document_services, services
 from grading.models import DocumentRequest, IssuedDocument
 from tests.each_actor import assert_for_each_actor
-from tests.factories.academy import finance_user, parent_user
+from tests.factories.academy import finance_user, parent_user, roles_ensure
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FinancePolicyFactory, issue
 
@@ -30,7 +29,7 @@ CEILING = 40
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    roles_sync()  # a flush by a transactional test elsewhere empties the role groups
+    roles_ensure()  # a flush by a transactional test elsewhere empties the role groups
 
 
 @pytest.fixture(autouse=True)

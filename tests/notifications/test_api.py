@@ -7,11 +7,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from academy.services import roles_sync
 from families.selectors import guardian_recipient_key
 from notifications import services
 from notifications.models import Delivery, Notification
-from tests.factories.academy import instructor_user, parent_user
+from tests.factories.academy import instructor_user, parent_user, roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ INBOX = "/api/v1/notifications/"
 
 @pytest.fixture(autouse=True)
 def roles(db):
-    roles_sync()  # the role groups and their permissions, as migrate leaves them
+    roles_ensure()  # the role groups and their permissions, as migrate leaves them
 
 
 def client_for(user) -> APIClient:
