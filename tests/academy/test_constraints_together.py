@@ -199,14 +199,12 @@ def test_the_errors_are_djangos_for_every_clash_a_unique_constraint_may_refuse(u
                 for candidate in (changed, as_new(changed)):
                     expected = errors_of(djangos, candidate)
                     assert errors_of(ours, candidate) == expected, (model.__name__, name, vars(candidate))
-                    first_field = next(c.fields[0] for c in model._meta.constraints if c.name == name)
-                    excluded = {first_field}
-                    assert errors_of(ours, candidate, exclude=excluded) == errors_of(
-                        djangos, candidate, exclude=excluded
-                    )
                     compared += 1
                     if expected is not None:
                         refused.add(name)
+                # a constraint over an excluded field is skipped, as Django skips it
+                excluded = {next(c.fields[0] for c in model._meta.constraints if c.name == name)}
+                assert errors_of(ours, changed, exclude=excluded) == errors_of(djangos, changed, exclude=excluded)
     # every unique constraint of these models over plain fields, with or without a
     # condition, was met refusing a clash, not only passing (the fee structure's is over a
     # generated field, which Django validates itself: compared above all the same)
