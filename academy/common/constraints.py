@@ -19,7 +19,9 @@ The outcome is Django's:
 - a check that evaluates to NULL passes, and a unique constraint's condition that does
   counts as met (``Q.check`` coalesces both to true);
 - when the query fails (a database error), each constraint is validated by Django's
-  own code instead, which decides what that error means for it.
+  own code instead, which decides what that error means for it; a model with only plain
+  unique constraints is asked without a savepoint and the error goes through, as
+  Django's ``exists()`` lets it.
 
 Unique constraints over expressions (``Lower("email")``), with ``nulls_distinct=False``
 or over generated fields validate as Django does.
@@ -124,14 +126,20 @@ def constraints_broken(instance, model_class, constraints, *, exclude, using) ->
             columns.append((constraint, broken_when))
     if not columns:
         return set()
-    connection = connections[using]
-    in_savepoint = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
-    try:
-        with in_savepoint:
-            row = values.query.get_compiler(using=using).execute_sql(SINGLE)
-    except DatabaseError as error:
-        logger.info("Validating the constraints of %r one by one after a database error: %s", instance, error)
-        return None
+    compiler = values.query.get_compiler(using=using)
+    if all(isinstance(c, UniqueConstraint) and c.condition is None for c, _ in columns):
+        # only plain unique constraints: Django asks each with a bare query, no savepoint,
+        # and lets a database error through; so does this one query
+        row = compiler.execute_sql(SINGLE)
+    else:
+        connection = connections[using]
+        in_savepoint = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
+        try:
+            with in_savepoint:
+                row = compiler.execute_sql(SINGLE)
+        except DatabaseError as error:
+            logger.info("Validating the constraints of %r one by one after a database error: %s", instance, error)
+            return None
     return {
         constraint.name
         for (constraint, broken_when), value in zip(columns, row, strict=True)

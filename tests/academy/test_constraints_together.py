@@ -14,12 +14,18 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from academy.models import AcademicYear
+from academy.models import AcademicYear, Facility
 from enrollment.models import Enrollment, WaitlistEntry
 from finance import services
 from finance.models import FeeStructure, Invoice, Payment
 from grading.models import GradeScale
-from tests.factories.academy import AcademicYearFactory, ProgramFactory, SectionFactory, finance_user
+from tests.factories.academy import (
+    AcademicYearFactory,
+    FacilityFactory,
+    ProgramFactory,
+    SectionFactory,
+    finance_user,
+)
 from tests.factories.enrollment import EnrollmentFactory, WaitlistEntryFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, issue
@@ -221,3 +227,19 @@ def test_the_errors_are_djangos_for_every_clash_a_unique_constraint_may_refuse(u
         "grade_scale_unique_per_program",
         "grade_scale_unique_per_location",
     }, refused
+
+
+def test_only_plain_unique_constraints_are_one_bare_query_as_in_django(location):
+    facility = FacilityFactory(location=location, code="POOL")
+    clash = Facility(location=location, code="POOL", name="Another pool")
+    assert [type(c) for c in Facility._meta.constraints] == [models.UniqueConstraint]
+
+    with CaptureQueriesContext(connection) as django_queries:
+        expected = errors_of(djangos, clash)
+    with CaptureQueriesContext(connection) as our_queries:
+        found = errors_of(ours, clash)
+
+    assert expected is not None and found == expected
+    # no savepoint around it: Django's exists() has none either
+    assert len(django_queries) == len(our_queries) == 1
+    assert errors_of(ours, facility) is None
