@@ -30,6 +30,7 @@ from tests.factories.academy import instructor_user, roles_ensure
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, issue
+from tests.shared import share_per_module
 
 V1 = "/api/v1"
 ACTORS = ("finance", "office", "other_office", "admin", "instructor", "parent", "other_parent", "anonymous")
@@ -138,3 +139,26 @@ def money(
 def as_user(money, client_for):
     """``as_user("office")``: a client for one of the actors."""
     return lambda actor: client_for(money.users[actor])
+
+
+def share_money(namespace: dict, *more) -> None:
+    """Build ``money`` (and ``more``, fixtures built on it) once for the module whose
+    ``globals()`` is ``namespace``, each test getting its own copy (``tests/shared.py``)."""
+    from tests.conftest import academy_admin, family, location, office, other_family, other_location, other_office
+    from tests.finance.conftest import approver, cashier
+
+    share_per_module(
+        namespace,
+        roles,
+        location,
+        other_location,
+        office,
+        other_office,
+        academy_admin,
+        family,
+        other_family,
+        cashier,
+        approver,
+        money,
+        *more,
+    )

@@ -7,7 +7,9 @@ import pytest
 from finance.models import Adjustment
 from finance.selectors import account_balance, ledger_verify
 from tests.factories.finance import FinancePolicyFactory
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,9 @@ import pytest
 from finance.models import BillingRun, Invoice
 from finance.selectors import ledger_verify
 from tests.factories.academy import staff_user
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date.today()

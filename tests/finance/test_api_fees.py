@@ -4,7 +4,9 @@ import pytest
 
 from finance.models import FeeStructure, FeeType
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

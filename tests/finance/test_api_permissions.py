@@ -10,7 +10,9 @@ import pytest
 
 from tests.each_actor import assert_for_each_actor
 from tests.factories.finance import FeeTypeFactory
-from tests.finance.api_fixtures import ACTORS, V1, money_rows
+from tests.finance.api_fixtures import ACTORS, V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

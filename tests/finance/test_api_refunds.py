@@ -18,7 +18,9 @@ from finance.services.ledger import credit_available
 from tests.each_actor import assert_for_each_actor
 from tests.factories.academy import staff_user
 from tests.factories.families import StudentFactory
-from tests.finance.api_fixtures import ACTORS, V1, money_rows
+from tests.finance.api_fixtures import ACTORS, V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,9 @@ import pytest
 from tests.factories.academy import staff_user
 from tests.factories.families import StudentFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,9 @@ import datetime
 import pytest
 
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date.today()

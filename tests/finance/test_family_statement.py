@@ -10,7 +10,9 @@ from django.urls import reverse
 
 from finance.selectors import family_statement_data, statement_for_guardian_seen_by
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,10 @@ from finance.services.packages import package_cancel
 from students.models import Student
 from tests.factories.families import StudentFactory
 from tests.factories.finance import SessionPackageFactory
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
 from tests.finance.test_query_counts import assert_fixed_query_counts
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from finance import services
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

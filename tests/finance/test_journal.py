@@ -19,7 +19,9 @@ from finance import services
 from finance.models import Invoice, LedgerEntry, PaymentAccountingRef
 from tests.factories.academy import staff_user
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

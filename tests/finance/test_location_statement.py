@@ -29,8 +29,10 @@ from students.models import Student
 from tests.factories.academy import AcademicYearFactory, LocationFactory, finance_user
 from tests.factories.families import StudentFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
 from tests.finance.test_statement_invoices import EXPECTED_TOTALS, build_history, days, pay
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

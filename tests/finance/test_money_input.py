@@ -20,7 +20,9 @@ from enrollment.staff_forms import EnrollmentOptionsForm
 from finance import services
 from finance.models import FeeStructure, FinancePolicy, Payment, Refund
 from finance.staff_forms import AdjustmentRequestForm, InvoiceLineForm, RefundForm
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 REFUSED = [
     ("1e3", "exponent notation"),

@@ -21,7 +21,9 @@ from finance.services.late_fees import late_fees_apply
 from finance.staff_forms import PaymentForm, RefundForm
 from notifications.models import Notification
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,9 @@ from finance.models import Payment
 from finance.selectors import account_balance, ledger_verify
 from finance.services.ledger import credit_available
 from tests.factories.families import StudentFactory
-from tests.finance.api_fixtures import V1, money_rows
+from tests.finance.api_fixtures import V1, money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from finance import services
 from finance.models import Invoice, LedgerEntry, Payment
 from finance.selectors import ledger_verify
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,9 @@ from finance.services import adjustment_approve, adjustment_request, invoices_ma
 from tests.factories.academy import LocationFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,9 @@ from academy.common.models import IdempotencyRecord
 from finance import services
 from finance.models import Refund
 from finance.services.ledger import credit_available
+from tests.finance.api_fixtures import share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

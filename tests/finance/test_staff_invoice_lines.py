@@ -13,7 +13,9 @@ from django.urls import reverse
 
 from finance.models import Invoice
 from tests.factories.academy import finance_user
-from tests.finance.api_fixtures import money_rows
+from tests.finance.api_fixtures import money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

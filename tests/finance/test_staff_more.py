@@ -27,7 +27,9 @@ from finance.services.packages import package_use
 from tests.factories.academy import staff_user
 from tests.factories.families import StudentFactory
 from tests.factories.finance import SessionPackageFactory, issue
-from tests.finance.api_fixtures import money_rows
+from tests.finance.api_fixtures import money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,9 @@ from finance.services import invoices_mark_overdue, payment_record
 from tests.factories.academy import instructor_user
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FinancePolicyFactory, issue
+from tests.finance.api_fixtures import share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

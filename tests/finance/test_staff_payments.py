@@ -10,7 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from finance.models import LedgerEntry, Payment, PaymentAllocation, PaymentReversal
-from tests.finance.api_fixtures import money_rows
+from tests.finance.api_fixtures import money_rows, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,10 @@ from django.utils import timezone
 from finance.services import payment_record
 from tests.each_actor import assert_for_each_actor
 from tests.factories.academy import AcademicYearFactory, staff_user
+from tests.finance.api_fixtures import share_money
 from tests.finance.test_staff_pages import REPORT_SLUGS
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 URL = "/staff/finance/reports/"

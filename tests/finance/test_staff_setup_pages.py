@@ -34,6 +34,7 @@ from tests.factories.academy import (
 )
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, FinancePolicyFactory, SessionPackageFactory
+from tests.finance.api_fixtures import share_money
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +56,9 @@ def setup(money):
     money.course = CourseFactory(program=money.program, title="Beginners")
     money.users["north_finance"] = finance_user(username="north-finance", locations=[money.other_location])
     return money
+
+
+share_money(globals(), setup)
 
 
 def state() -> tuple:

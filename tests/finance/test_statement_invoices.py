@@ -34,7 +34,9 @@ from finance.statements import CSV_HEADER, InvoiceTotals
 from tests.factories.academy import finance_user, instructor_user
 from tests.factories.families import GuardianFactory, StudentFactory, StudentGuardianFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import V1
+from tests.finance.api_fixtures import V1, share_money
+
+share_money(globals())
 
 pytestmark = pytest.mark.django_db
 
