@@ -20,6 +20,9 @@ after its last test, and gives each test its own copy:
   each test with one memo for all of that test's copies: ``money.location`` is the
   object ``location`` returns, and nothing a test does to an object reaches the next
   test. The rows a test writes are rolled back with its own savepoint, as always.
+- Every shared fixture is built before the module's first test, whether a test asks for
+  it or not: each test of the module sees the same rows, however the tests are chosen
+  or ordered. A test that needs a table empty of them belongs in another module.
 - The cache is cleared before each test: what a test cached (a user's grants after it
   changed their roles) must not outlive the rows it was read from.
 
@@ -118,3 +121,17 @@ def share_per_module(namespace: dict, *fixtures) -> None:
     for name, function in functions.items():
         namespace[name + SUFFIX] = _module_twin(name, function, set(functions))
         namespace[name] = _per_test_copy(name)
+    namespace["module_world"] = _module_world(functions)
+
+
+def _module_world(names):
+    """Every shared fixture built before the module's first test, so every test of the
+    module sees the same rows, whichever fixtures it asks for and whichever tests run."""
+
+    def built(**twins):
+        return twins
+
+    built.__signature__ = inspect.Signature(
+        [inspect.Parameter(name + SUFFIX, inspect.Parameter.KEYWORD_ONLY) for name in names]
+    )
+    return pytest.fixture(scope="module", autouse=True, name="module_world")(built)

@@ -39,6 +39,7 @@ from tests.factories.academy import (
 )
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import GuardianFactory, StudentGuardianFactory
+from tests.shared import share_per_module
 
 ACTORS = ("office", "other_office", "admin", "parent", "other_parent", "anonymous")
 MATRIX_ACTORS = (*ACTORS, "instructor")
@@ -183,3 +184,23 @@ def instructor_world(world, location):
 def as_user(world, client_for):
     """``as_user("office")``: a client for one of the matrix actors."""
     return lambda actor: client_for(world.users[actor])
+
+
+def share_world(namespace: dict, *more) -> None:
+    """Build ``world`` (and ``more``, fixtures built on it) once for the module whose
+    ``globals()`` is ``namespace``, each test getting its own copy (``tests/shared.py``)."""
+    from tests.conftest import academy_admin, family, location, office, other_family, other_location, other_office
+
+    share_per_module(
+        namespace,
+        location,
+        other_location,
+        office,
+        other_office,
+        academy_admin,
+        family,
+        other_family,
+        structure,
+        world,
+        *more,
+    )

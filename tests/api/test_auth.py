@@ -4,7 +4,10 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.api.conftest import share_world
 from tests.factories.academy import PASSWORD
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

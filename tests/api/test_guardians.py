@@ -6,8 +6,10 @@ import uuid
 import pytest
 
 from families.models import Guardian, StudentGuardian
-from tests.api.conftest import row_counts
+from tests.api.conftest import row_counts, share_world
 from tests.factories.families import GuardianFactory
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

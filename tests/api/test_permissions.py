@@ -11,8 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.api.conftest import MATRIX_ACTORS, row_counts
+from tests.api.conftest import MATRIX_ACTORS, row_counts, share_world
 from tests.each_actor import assert_for_each_actor
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

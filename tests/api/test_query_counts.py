@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.api.conftest import share_world
 from tests.factories.academy import (
     AcademicYearFactory,
     ClassSessionFactory,
@@ -23,6 +24,8 @@ from tests.factories.academy import (
     TermFactory,
 )
 from tests.factories.families import StudentFactory, StudentGuardianFactory
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

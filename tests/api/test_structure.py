@@ -7,7 +7,9 @@ import uuid
 import pytest
 
 from academy.models import AcademicYear, ClassSession, Section, Term
-from tests.api.conftest import row_counts
+from tests.api.conftest import row_counts, share_world
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

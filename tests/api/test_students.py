@@ -10,9 +10,11 @@ from families.models import StudentGuardian
 from families.services import guardian_set_portal_user
 from students.models import Student
 from students.services import student_soft_delete, student_update
-from tests.api.conftest import row_counts
+from tests.api.conftest import row_counts, share_world
 from tests.factories.academy import GradeLevelFactory, parent_user
 from tests.factories.families import StudentFactory
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

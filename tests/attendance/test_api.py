@@ -12,11 +12,13 @@ from attendance import services
 from attendance.models import AttendanceRecord, MakeupCredit
 from enrollment.models import Enrollment
 from notifications.models import Notification
-from tests.api.conftest import ACTORS
+from tests.api.conftest import ACTORS, share_world
 from tests.each_actor import assert_for_each_actor
 from tests.factories.academy import ClassSessionFactory, SectionFactory, instructor_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
+
+share_world(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -18,6 +18,7 @@ from tests.factories.academy import (
     staff_user,
 )
 from tests.factories.families import StudentFactory
+from tests.shared import share_per_module
 
 
 @pytest.fixture
@@ -73,3 +74,11 @@ def cell():
         return services.Cell(assessment_id=assessment.pk, student_id=student.pk, status=status, score=score, **extra)
 
     return make
+
+
+def share_grading(namespace: dict, *more) -> None:
+    """Build the graded class (and ``more``, fixtures built on it) once for the module
+    whose ``globals()`` is ``namespace``, each test getting its own copy (``tests/shared.py``)."""
+    from tests.conftest import location
+
+    share_per_module(namespace, location, term, course, teacher, registrar, second_registrar, section, students, *more)

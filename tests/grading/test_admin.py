@@ -16,6 +16,9 @@ from grading import services
 from grading.models import Assessment, GradeBand, GradeScale, Result, ResultChange, Score, SkillRating
 from tests.factories.academy import UserFactory
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 MODELS = (GradeScale, GradeBand, Assessment, Score, Result, ResultChange, SkillRating)
 WRITABLE = (GradeScale, GradeBand, Assessment, Score)

@@ -19,7 +19,7 @@ from academy.models import Section, Term
 from attendance import services as attendance_services
 from grading import services
 from grading.models import Assessment, Result, ResultChange, Score, SkillRating
-from tests.api.conftest import client_for, roles, structure, world  # noqa: F401 (fixtures)
+from tests.api.conftest import client_for, roles, share_world, structure, world  # noqa: F401 (fixtures)
 from tests.factories.academy import SectionFactory, finance_user, instructor_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
@@ -168,6 +168,9 @@ def gw(world, location):  # noqa: F811
         areas=areas,
         rating=rating,
     )
+
+
+share_world(globals(), gw)
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ from tests.factories.academy import LocationFactory, ProgramFactory, SectionFact
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.grading import AssessmentFactory, curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,9 @@ from academy.models import Job
 from grading import document_services, documents
 from grading.models import DocumentRequest, DocumentVisit, IssuedDocument
 from tests.factories.academy import UserFactory
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 MODELS = (DocumentRequest, IssuedDocument, DocumentVisit)
 

@@ -24,6 +24,9 @@ from grading import document_services, documents, services
 from grading.models import DocumentRequest, DocumentVisit, IssuedDocument, Result
 from tests.factories.academy import CourseFactory, SectionFactory, finance_user, instructor_user
 from tests.factories.finance import FinancePolicyFactory, issue
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -19,6 +19,9 @@ from grading.migrations._result_guard import PG_FUNCTION, SQLITE_TRIGGERS, ensur
 from grading.models import Result
 from tests.factories.academy import SectionFactory
 from tests.factories.families import StudentFactory
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

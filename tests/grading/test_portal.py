@@ -18,6 +18,9 @@ from grading.models import Result, SkillRating
 from tests.factories.academy import CourseFactory, SectionFactory, admin_user, finance_user, running_term, staff_user
 from tests.factories.finance import FinancePolicyFactory, issue
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

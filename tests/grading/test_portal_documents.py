@@ -18,6 +18,9 @@ from grading import document_services, services
 from grading.models import DocumentRequest
 from tests.factories.academy import finance_user, roles_ensure
 from tests.factories.finance import FinancePolicyFactory, issue
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

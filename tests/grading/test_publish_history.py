@@ -9,6 +9,9 @@ from django.forms.models import model_to_dict
 
 from grading import services
 from grading.models import Result
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 
 def test_publishing_records_one_history_row_per_result_with_its_new_values(

@@ -42,6 +42,9 @@ from tests.factories.academy import (
     staff_user,
 )
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

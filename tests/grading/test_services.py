@@ -35,6 +35,9 @@ from tests.factories.academy import (
 )
 from tests.factories.families import GuardianFactory, StudentFactory, StudentGuardianFactory
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 
@@ -162,9 +165,13 @@ class TestWeights:
         assert written() == before
         assert not Result.objects.exclude(state="draft").exists()
 
-    def test_a_section_without_students_has_nothing_to_publish(self, section, assessments, teacher):
+    def test_a_section_without_students_has_nothing_to_publish(self, section, teacher):
+        empty = SectionFactory(
+            course=section.course, term=section.term, location=section.location, code="EMPTY", instructor=teacher
+        )
+        services.assessment_create(section=empty, actor=teacher, type="final", title="Final", weight=Decimal("100"))
         with pytest.raises(Conflict) as error:
-            services.section_publish(section=section, actor=teacher)
+            services.section_publish(section=empty, actor=teacher)
         assert error.value.code == "no_students"
 
     def test_assessments_no_longer_change_once_results_are_published(self, section, published, assessments, teacher):

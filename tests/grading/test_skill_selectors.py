@@ -10,6 +10,9 @@ from grading.services import RatingInput
 from tests.factories.academy import CourseFactory, SectionFactory
 from tests.factories.families import StudentFactory
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

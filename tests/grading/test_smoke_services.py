@@ -6,6 +6,9 @@ from django.db import IntegrityError, transaction
 from academy.common.exceptions import Conflict
 from grading import services
 from grading.models import Result, ResultChange
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 
 def test_gradebook_publish_change_freeze(section, students, assessments, cell, teacher, registrar, second_registrar):

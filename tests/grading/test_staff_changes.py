@@ -10,6 +10,9 @@ from django.urls import reverse
 from grading import services
 from grading.models import Result, ResultChange
 from tests.factories.academy import finance_user, instructor_user
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -21,6 +21,9 @@ from tests.each_actor import assert_for_each_actor
 from tests.factories.academy import finance_user, parent_user, roles_ensure
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FinancePolicyFactory, issue
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,9 @@ from grading import services
 from grading.models import Result, Score
 from notifications.models import Notification
 from tests.factories.academy import finance_user, instructor_user, parent_user
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -14,6 +14,9 @@ from notifications.models import Notification
 from tests.factories.academy import SectionFactory, instructor_user, staff_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

@@ -18,6 +18,9 @@ from tests.factories.academy import SectionFactory, finance_user, instructor_use
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.grading import curriculum_with_levels
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 pytestmark = pytest.mark.django_db
 

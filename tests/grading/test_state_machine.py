@@ -47,6 +47,9 @@ from grading.services import GradebookError
 from tests.factories.academy import CourseFactory, SectionFactory, instructor_user, running_term, staff_user
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
+from tests.grading.conftest import share_grading
+
+share_grading(globals())
 
 D = Decimal
 _serial = itertools.count(1)
