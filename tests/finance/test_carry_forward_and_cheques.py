@@ -14,9 +14,6 @@ from finance.notices import payment_reminders_send
 from finance.selectors import account_balance, ledger_verify
 from notifications.models import Delivery
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import share_money
-
-share_money(globals())
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date.today()

@@ -30,9 +30,6 @@ from tests.factories.academy import (
 from tests.factories.enrollment import EnrollmentFactory
 from tests.factories.families import StudentFactory
 from tests.factories.finance import FeeStructureFactory, FeeTypeFactory, issue
-from tests.finance.api_fixtures import share_money
-
-share_money(globals())
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

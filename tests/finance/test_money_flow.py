@@ -14,9 +14,6 @@ from finance.selectors import account_balance, ledger_verify
 from students.services import student_soft_delete
 from tests.factories.families import GuardianFactory, StudentFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import share_money
-
-share_money(globals())
 
 pytestmark = pytest.mark.django_db
 

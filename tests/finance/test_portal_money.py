@@ -16,9 +16,6 @@ from finance.services.payments import payment_record
 from tests.factories.academy import parent_user
 from tests.factories.families import GuardianFactory, StudentFactory, StudentGuardianFactory
 from tests.factories.finance import issue
-from tests.finance.api_fixtures import share_money
-
-share_money(globals())
 
 pytestmark = pytest.mark.django_db
 
