@@ -3,10 +3,12 @@ transactional test leaves the database as Django's does, every table empty, the
 append-only money tables included."""
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection
 
+from academy.roles import ALL_ROLES
 from finance.models import LedgerEntry, Payment
 from finance.services import payment_record
 from tests.factories.academy import LocationFactory, finance_user
@@ -40,7 +42,19 @@ def test_the_flush_deletes_the_rows_of_every_table_that_has_any():
 
     call_command("flush", interactive=False, verbosity=0, reset_sequences=False, inhibit_post_migrate=True)
     assert _filled() == set()
-    assert connection.ops.sql_flush(no_style(), tables) == []  # nothing left to delete
+
+
+def test_a_flush_with_nothing_to_delete_still_restores_what_migrate_leaves():
+    """As after Django's flush, post_migrate runs: the permissions and the role groups
+    are back (a transactional test after this one needs them)."""
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False, inhibit_post_migrate=True)
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    assert connection.ops.sql_flush(no_style(), tables) == ["SET LOCAL session_replication_role = replica;"]
+
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
+    assert Permission.objects.filter(codename="view_student").exists()
+    assert Group.objects.filter(name__in=ALL_ROLES).count() == len(ALL_ROLES)
+    assert Group.permissions.through.objects.exists()
 
 
 def test_resetting_the_sequences_is_djangos_truncate():
