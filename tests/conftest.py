@@ -90,3 +90,9 @@ def other_family(db, location):
     guardian = GuardianFactory(portal_user=user, last_name="Garcia")
     child = StudentFactory(location=location, last_name="Garcia", primary_guardian=guardian)
     return guardian, [child]
+
+
+def two_campuses() -> tuple:
+    """The fixtures above that the shared worlds are built on (``tests/shared.py``): two
+    locations, their office staff, an academy admin and two families."""
+    return (location, other_location, office, other_office, academy_admin, family, other_family)

@@ -189,17 +189,11 @@ def as_user(world, client_for):
 def share_world(namespace: dict, *more) -> None:
     """Build ``world`` (and ``more``, fixtures built on it) once for the module whose
     ``globals()`` is ``namespace``, each test getting its own copy (``tests/shared.py``)."""
-    from tests.conftest import academy_admin, family, location, office, other_family, other_location, other_office
+    from tests.conftest import two_campuses
 
     share_per_module(
         namespace,
-        location,
-        other_location,
-        office,
-        other_office,
-        academy_admin,
-        family,
-        other_family,
+        *two_campuses(),
         structure,
         world,
         *more,

@@ -144,19 +144,13 @@ def as_user(money, client_for):
 def share_money(namespace: dict, *more) -> None:
     """Build ``money`` (and ``more``, fixtures built on it) once for the module whose
     ``globals()`` is ``namespace``, each test getting its own copy (``tests/shared.py``)."""
-    from tests.conftest import academy_admin, family, location, office, other_family, other_location, other_office
+    from tests.conftest import two_campuses
     from tests.finance.conftest import approver, cashier
 
     share_per_module(
         namespace,
         roles,
-        location,
-        other_location,
-        office,
-        other_office,
-        academy_admin,
-        family,
-        other_family,
+        *two_campuses(),
         cashier,
         approver,
         money,
