@@ -13,10 +13,10 @@ from academy.config.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# The suite's flush TRUNCATEs every table between transactional tests; allow it for the
-# append-only finance tables in this throw-away database only (UPDATE/DELETE stay refused).
+# Between transactional tests the suite's backend (tests/backends/postgresql) deletes the
+# rows of the tables that have any; Django's TRUNCATE of every table remains its fallback,
+# allowed for the append-only tables in this throw-away database only.
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
-    # Django's backend with a faster flush between transactional tests (see the module)
     DATABASES["default"]["ENGINE"] = "tests.backends.postgresql"  # noqa: F405
     _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
     _options["options"] = f"{_options.get('options', '')} -c academy.allow_truncate=on".strip()

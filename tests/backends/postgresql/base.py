@@ -10,12 +10,14 @@ as Django's flush leaves it. Without the superuser the setting needs, or when th
 sequences are to be reset, it is Django's own flush.
 """
 
+import functools
+
 from django.db.backends.postgresql import base
 
 
 class DatabaseOperations(base.DatabaseOperations):
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if not tables or reset_sequences or not self._superuser():
+        if not tables or reset_sequences or not self._superuser:
             return super().sql_flush(style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
         quote = self.quote_name
         with self.connection.cursor() as cursor:
@@ -31,7 +33,9 @@ class DatabaseOperations(base.DatabaseOperations):
             *(f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(quote(table))};" for table in filled),
         ]
 
+    @functools.cached_property
     def _superuser(self) -> bool:
+        """Whether the connection's role may set ``session_replication_role`` (asked once)."""
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('is_superuser') = 'on'")
             return cursor.fetchone()[0]
